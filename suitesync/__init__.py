@@ -1,0 +1,1 @@
+"""suitesync: SigmaMind AI chat-simulation test cases as code."""

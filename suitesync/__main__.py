@@ -1,0 +1,3 @@
+from suitesync.cli import run
+
+run()

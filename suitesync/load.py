@@ -1,0 +1,493 @@
+"""Files in, plain values out: find suite files, parse YAML with positions, turn YAML hazards into Problems.
+
+Reading builds plain dicts/lists/str straight from libyaml's event stream (PyYAML's C parser),
+checking duplicate keys, tags, anchors, aliases and depth in the same pass, and keeping the
+events as a light position tree so that any error can be shown at file:line:col. This is about
+thirty times cheaper than ruamel.yaml's round-trip loader (../shared/perf-notes.md); ruamel.yaml
+is kept for rewriting files (`fmt`, `import`), where comments must survive.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml._yaml import CParser
+from yaml.constructor import SafeConstructor
+
+from suitesync.errors import Problem
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 32
+
+TAG_STR = "tag:yaml.org,2002:str"
+TAG_MAP = "tag:yaml.org,2002:map"
+TAG_SEQ = "tag:yaml.org,2002:seq"
+TAG_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_CONSTRUCTED_TAGS = frozenset("tag:yaml.org,2002:" + name for name in ("int", "float", "bool", "null"))
+TAG_NAMES = {
+    "tag:yaml.org,2002:bool": "a boolean",
+    "tag:yaml.org,2002:int": "a number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:null": "null (no value)",
+    TAG_TIMESTAMP: "a date",
+}
+
+_constructor = SafeConstructor()
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSite:
+    """Where a case starts and where its id is written, recorded while parsing."""
+
+    line: int
+    col: int
+    id_line: int
+    id_col: int
+
+
+@dataclass(frozen=True, slots=True)
+class Spot:
+    """Where a value (or the key naming it) is written, and how: what error messages need."""
+
+    line: int
+    col: int
+    plain: str | None = None  # the text of a plain (unquoted) scalar
+    tag: str | None = None  # the YAML 1.1 type that plain text resolves to
+
+
+@dataclass(slots=True)
+class ParsedFile:
+    """One YAML file: its plain value (None when unusable), where its cases are, and problems.
+
+    `positions` mirrors `data` with the parser's own events, so an error anywhere can be located
+    without parsing again.
+    """
+
+    path: Path
+    display: str
+    data: Any = None
+    cases: list[CaseSite] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    positions: Any = None
+
+    def locate(self, path: Sequence[str | int]) -> Spot:
+        """The value at a JSON path; the deepest existing parent if the path is missing."""
+        pos, _ = _walk(self.positions, path)
+        return _spot(pos)
+
+    def locate_key(self, path: Sequence[str | int]) -> Spot:
+        """The key naming the value at `path` (the value itself for list items)."""
+        pos, key_event = _walk(self.positions, path)
+        return _spot(key_event if key_event is not None else pos)
+
+
+def find_suite_files(root: Path, patterns: Sequence[str], exclude: Iterable[Path] = ()) -> list[Path]:
+    """Files under `root` matched by the project's globs, sorted, each once, minus `exclude`."""
+    found: set[Path] = set()
+    for pattern in patterns:
+        found.update(p for p in root.glob(pattern) if p.is_file() and ".suitesync" not in p.parts)
+    return sorted(found.difference(exclude))
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Explicit PATHS: files as given, directories searched for *.yaml and *.yml."""
+    found: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            found.update(p for ext in ("*.yaml", "*.yml") for p in path.rglob(ext) if p.is_file())
+        else:
+            found.add(path)
+    return sorted(found)
+
+
+def display_path(path: Path, base: Path) -> str:
+    """A path as messages show it: relative to `base` when below it, so editors can jump to it."""
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def load_files(paths: Iterable[Path], base: Path) -> Iterator[ParsedFile]:
+    """Parse each file in turn; streaming keeps memory flat for large projects."""
+    for path in paths:
+        yield load_file(path, display_path(path, base))
+
+
+def load_file(path: Path, display: str) -> ParsedFile:
+    parsed = ParsedFile(path=path, display=display)
+    data = _read_bytes(parsed)
+    if data is None:
+        return parsed
+    text = _decode(parsed, data)
+    if text is None:
+        return parsed
+    _Builder(parsed, text).build()
+    return parsed
+
+
+def _read_bytes(parsed: ParsedFile) -> bytes | None:
+    try:
+        size = os.stat(parsed.path).st_size
+        if size > MAX_FILE_BYTES:
+            parsed.problems.append(
+                _file_problem(
+                    parsed,
+                    "yaml-too-large",
+                    f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte cap",
+                    "split it into several suite files",
+                )
+            )
+            return None
+        with open(parsed.path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        parsed.problems.append(_file_problem(parsed, "file-unreadable", exc.strerror or str(exc)))
+        return None
+
+
+def _decode(parsed: ParsedFile, data: bytes) -> str | None:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        parsed.problems.append(_file_problem(parsed, "yaml-encoding", "file is UTF-16", "save it as UTF-8"))
+        return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        parsed.problems.append(
+            Problem(
+                parsed.display,
+                line,
+                col,
+                "yaml-encoding",
+                f"byte 0x{data[exc.start]:02x} is not valid UTF-8",
+                "save the file as UTF-8",
+            )
+        )
+        return None
+    if not text.strip():
+        parsed.problems.append(_file_problem(parsed, "yaml-empty", "file is empty", "a suite needs `cases:`"))
+        return None
+    return text
+
+
+_NO_KEY: Any = object()  # a mapping frame waiting for its next key
+_DISCARD: Any = object()  # the pending key's value is dropped (duplicate or complex key)
+_IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
+_WILDCARD = _IMPLICIT.get(None, [])
+
+
+class _Frame:
+    """An open mapping or sequence while building values from events."""
+
+    __slots__ = (
+        "as_key",
+        "container",
+        "is_case",
+        "is_cases",
+        "key",
+        "key_event",
+        "keys",
+        "mark",
+        "positions",
+    )
+
+    def __init__(self, container: dict[str, Any] | list[Any], mark: Any) -> None:
+        self.container = container
+        self.mark = mark
+        # Per key (key event, value position) or per item the position: events and closed frames.
+        self.positions: Any = {} if type(container) is dict else []
+        self.key: Any = _NO_KEY
+        self.key_event: Any = None
+        self.keys: dict[str, int] = {}
+        self.as_key = self.is_case = self.is_cases = False
+
+
+class _Builder:
+    """Plain values straight from libyaml's event stream, checking every hazard in the same pass.
+
+    One pass over events costs about what composing a node tree costs without the tree, and the
+    parser is iterative, so no input can exhaust the C stack (the C composer recurses and crashes
+    the interpreter past about 20k levels of nesting).
+    """
+
+    def __init__(self, parsed: ParsedFile, text: str) -> None:
+        self.parsed = parsed
+        self.text = text
+        self.stack: list[_Frame] = []
+        self.result: Any = None
+        self.root: Any = None
+        self.documents = 0
+        self.fatal = False
+        self.anchors: list[Any] = []
+        self.aliases: list[Any] = []
+
+    def build(self) -> None:
+        parsed = self.parsed
+        try:
+            for event in iter_events(self.text):
+                if not self.on_event(event):
+                    break
+        except yaml.MarkedYAMLError as exc:
+            parsed.problems.append(_syntax_problem(parsed, exc))
+            return
+        self.report_first(
+            self.anchors,
+            "yaml-anchor",
+            "anchor &",
+            "anchors are not allowed: use `defaults:` to share values",
+        )
+        self.report_first(
+            self.aliases, "yaml-alias", "alias *", "aliases are not allowed: write the value out in full"
+        )
+        if self.fatal or self.anchors or self.aliases:
+            return
+        if self.result is None:
+            parsed.problems.append(
+                _file_problem(parsed, "yaml-empty", "file holds only comments", "a suite needs `cases:`")
+            )
+        elif not isinstance(self.result, dict):
+            parsed.problems.append(
+                _file_problem(parsed, "yaml-not-mapping", "the top level must be a mapping")
+            )
+        else:
+            parsed.data = self.result
+            parsed.positions = self.root
+
+    def on_event(self, event: Any) -> bool:
+        cls = event.__class__
+        if cls is yaml.ScalarEvent:
+            self.on_scalar(event)
+        elif cls is yaml.MappingStartEvent or cls is yaml.SequenceStartEvent:
+            return self.on_start(event, {} if cls is yaml.MappingStartEvent else [])
+        elif cls is yaml.MappingEndEvent or cls is yaml.SequenceEndEvent:
+            self.on_end()
+        elif cls is yaml.AliasEvent:
+            self.aliases.append(event)
+            self.add(None, event)
+        elif cls is yaml.DocumentStartEvent:
+            self.documents += 1
+            if self.documents > 1:
+                self.fail(
+                    event.start_mark,
+                    "yaml-multi-document",
+                    "more than one YAML document",
+                    "one suite per file: split at `---`",
+                )
+                return False
+        return True
+
+    def on_scalar(self, event: Any) -> None:
+        if event.anchor is not None:
+            self.anchors.append(event)
+        stack = self.stack
+        if stack and stack[-1].key is _NO_KEY and type(stack[-1].container) is dict:
+            self.on_key(stack[-1], event)
+        else:
+            self.add(self.scalar(event), event)
+
+    def on_key(self, frame: _Frame, event: Any) -> None:
+        key = event.value
+        mark = event.start_mark
+        if key == "<<" and event.implicit[0]:
+            self.problem(mark, "yaml-key", "merge keys (<<) are not supported", "write the keys out in full")
+            frame.key = _DISCARD
+        elif key in frame.keys:
+            self.problem(
+                mark,
+                "yaml-duplicate-key",
+                f'duplicate key "{key}" (first at line {frame.keys[key]})',
+                "remove one: YAML would silently keep only the last",
+            )
+            frame.key = _DISCARD
+        else:
+            frame.keys[key] = mark.line + 1
+            frame.key = key
+            frame.key_event = event
+
+    def on_start(self, event: Any, container: dict[str, Any] | list[Any]) -> bool:
+        if event.anchor is not None:
+            self.anchors.append(event)
+        expected = TAG_MAP if type(container) is dict else TAG_SEQ
+        if event.tag not in (None, "!", expected):
+            self.problem(event.start_mark, "yaml-tag", f"tag {event.tag} is not allowed", "remove the tag")
+        stack = self.stack
+        if len(stack) >= MAX_DEPTH:
+            self.fatal = True
+            self.parsed.problems.append(_too_deep(self.parsed, event.start_mark))
+            return False
+        frame = _Frame(container, event.start_mark)
+        if stack:
+            parent = stack[-1]
+            if parent.key is _NO_KEY and type(parent.container) is dict:
+                self.problem(
+                    event.start_mark, "yaml-key", "keys must be plain names", "complex keys are not supported"
+                )
+                frame.as_key = True
+            frame.is_cases = len(stack) == 1 and parent.key == "cases" and type(container) is list
+            frame.is_case = parent.is_cases and type(container) is dict
+        stack.append(frame)
+        return True
+
+    def on_end(self) -> None:
+        frame = self.stack.pop()
+        if frame.is_case:
+            id_entry = frame.positions.get("id")
+            self.add_case_site(frame.mark, _start(id_entry[1]) if id_entry else frame.mark)
+        if frame.as_key:
+            self.stack[-1].key = _DISCARD
+        else:
+            self.add(frame.container, frame)
+
+    def add(self, value: Any, pos: Any) -> None:
+        """Put a finished value (with its position: an event or a closed frame) into its parent."""
+        if not self.stack:
+            self.result, self.root = value, pos
+            return
+        frame = self.stack[-1]
+        container = frame.container
+        if type(container) is list:
+            if frame.is_cases and type(value) is not dict:
+                self.add_case_site(_start(pos), _start(pos))
+            container.append(value)
+            frame.positions.append(pos)
+            return
+        key = frame.key
+        if key is not _DISCARD and key is not _NO_KEY:
+            container[key] = value
+            frame.positions[key] = (frame.key_event, pos)
+        frame.key = _NO_KEY
+
+    def add_case_site(self, mark: Any, id_mark: Any) -> None:
+        site = CaseSite(mark.line + 1, mark.column + 1, id_mark.line + 1, id_mark.column + 1)
+        self.parsed.cases.append(site)
+
+    def scalar(self, event: Any) -> Any:
+        tag, value = event.tag, event.value
+        if tag is None or tag == "!":
+            if not event.implicit[0]:
+                return value  # quoted or block scalar: always text
+            tag = _resolve_plain(value)
+        if tag in (TAG_STR, TAG_TIMESTAMP):
+            # A date stays the text written: JSON has no date type and no field takes a date.
+            return value
+        if tag in _CONSTRUCTED_TAGS:
+            return _constructor.yaml_constructors[tag](_constructor, yaml.ScalarNode(tag, value))
+        self.problem(
+            event.start_mark,
+            "yaml-tag",
+            f"tag {tag} is not allowed",
+            "remove the tag; suite values are plain strings, numbers and booleans",
+        )
+        return value
+
+    def problem(self, mark: Any, code: str, message: str, hint: str | None = None) -> None:
+        self.parsed.problems.append(_mark(self.parsed, mark, code, message, hint))
+
+    def fail(self, mark: Any, code: str, message: str, hint: str | None = None) -> None:
+        self.fatal = True
+        self.problem(mark, code, message, hint)
+
+    def report_first(self, events: list[Any], code: str, what: str, hint: str) -> None:
+        """One problem per kind, at the first: an alias bomb would otherwise flood the report."""
+        if events:
+            more = f" (and {len(events) - 1} more)" if len(events) > 1 else ""
+            self.problem(events[0].start_mark, code, f"{what}{events[0].anchor}{more}", hint)
+
+
+def iter_events(text: str) -> Iterator[Any]:
+    """libyaml's events, pulled straight from its C parser (yaml.parse adds a check per event)."""
+    parser = CParser(text)
+    try:
+        get_event = parser.get_event
+        while True:
+            event = get_event()
+            if event is None:
+                return
+            yield event
+            if event.__class__ is yaml.StreamEndEvent:
+                return
+    finally:
+        parser.dispose()
+
+
+def _start(pos: Any) -> Any:
+    return pos.mark if type(pos) is _Frame else pos.start_mark
+
+
+def _walk(pos: Any, path: Sequence[str | int]) -> tuple[Any, Any]:
+    key_event = None
+    for part in path:
+        if type(pos) is not _Frame:
+            break
+        positions = pos.positions
+        if type(positions) is dict and isinstance(part, str) and part in positions:
+            key_event, pos = positions[part]
+        elif type(positions) is list and isinstance(part, int) and 0 <= part < len(positions):
+            key_event, pos = None, positions[part]
+        else:
+            break
+    return pos, key_event
+
+
+def _spot(pos: Any) -> Spot:
+    mark = _start(pos)
+    line, col = mark.line + 1, mark.column + 1
+    if type(pos) is not yaml.ScalarEvent:
+        return Spot(line, col)
+    if pos.tag is None and pos.implicit[0]:
+        return Spot(line, col, plain=pos.value, tag=_resolve_plain(pos.value))
+    return Spot(line, col, tag=pos.tag or TAG_STR)
+
+
+def _resolve_plain(value: str) -> str:
+    """The tag YAML 1.1 gives a plain scalar: the same table PyYAML's resolver uses."""
+    for tag, regexp in [*_IMPLICIT.get(value[0] if value else "", ()), *_WILDCARD]:
+        if regexp.match(value):
+            return str(tag)
+    return TAG_STR
+
+
+def _mark(parsed: ParsedFile, mark: Any, code: str, message: str, hint: str | None = None) -> Problem:
+    return Problem(parsed.display, mark.line + 1, mark.column + 1, code, message, hint)
+
+
+def _file_problem(parsed: ParsedFile, code: str, message: str, hint: str | None = None) -> Problem:
+    return Problem(parsed.display, 1, 1, code, message, hint)
+
+
+def _too_deep(parsed: ParsedFile, mark: Any) -> Problem:
+    return _mark(
+        parsed,
+        mark,
+        "yaml-too-deep",
+        f"nesting deeper than {MAX_DEPTH} levels",
+        "a suite needs at most 4 levels",
+    )
+
+
+def _syntax_problem(parsed: ParsedFile, exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = exc.problem or "invalid YAML"
+    if "'\\t'" in problem or "tab character" in problem:
+        return Problem(
+            parsed.display, line, col, "yaml-tab", "tab character in indentation", "indent with spaces"
+        )
+    if "expected a single document" in f"{problem} {exc.context}":
+        return Problem(
+            parsed.display,
+            line,
+            col,
+            "yaml-multi-document",
+            "more than one YAML document",
+            "one suite per file: split at `---`",
+        )
+    context = f" {exc.context}" if exc.context else ""
+    return Problem(parsed.display, line, col, "yaml-syntax", f"{problem}{context}".strip())

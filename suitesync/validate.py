@@ -1,0 +1,325 @@
+"""Parsed files in, TestCases and Problems out: JSON Schema, defaults, agents, project-wide ids.
+
+Validation runs jsonschema_rs (a Rust implementation of 2020-12, about 50x faster than the
+pure-Python `jsonschema` here; ../shared/perf-notes.md) against the same schemas/suite.schema.json
+that editors use. Each error's instance path is mapped back to its place in the file for file:line:col.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema_rs
+
+from suitesync.errors import Problem
+from suitesync.load import TAG_NAMES, TAG_STR, CaseSite, ParsedFile, Spot
+from suitesync.models import DEFAULT_ATTEMPT, DEFAULT_LLM_MODEL, TestCase, normalize_agent_id, payload_hash
+from suitesync.schema import load_schema
+
+# An alias is a short lowercase name; anything else in `agent:` is taken as an agent id.
+_LOOKS_LIKE_ALIAS = re.compile(r"^[a-z][a-z_-]*$")
+
+
+@dataclass
+class ValidationResult:
+    cases: list[TestCase] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    files: int = 0
+    case_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True, slots=True)
+class _IdSite:
+    path: str
+    line: int
+    col: int
+
+
+class SuiteValidator:
+    """Validates suite files one at a time and checks ids across all of them at the end."""
+
+    def __init__(self, agents: Mapping[str, str] | None = None, *, keep_cases: bool = True) -> None:
+        self.keep_cases = keep_cases
+        self.schema = load_schema()
+        self.validator = jsonschema_rs.Draft202012Validator(self.schema)
+        self.agents = dict(agents or {})
+        self.result = ValidationResult()
+        self._ids: dict[str, _IdSite] = {}
+
+    def add(self, parsed: ParsedFile) -> None:
+        self.result.files += 1
+        self.result.problems.extend(parsed.problems)
+        data = parsed.data
+        if data is None:
+            return
+        bad_cases = self._check_schema(parsed, data)
+        raw_cases = data.get("cases")
+        if not isinstance(raw_cases, list):
+            return
+        for index, (raw, site) in enumerate(zip(raw_cases, parsed.cases, strict=True)):
+            if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                ok = bad_cases is not None and index not in bad_cases
+                self._add_case(parsed, data, raw, index, site, ok)
+
+    def finish(self) -> ValidationResult:
+        # Two schema rules can fail on one value (an empty prompt is too short and blank): say it once.
+        self.result.problems = sorted(set(self.result.problems))
+        return self.result
+
+    def _check_schema(self, parsed: ParsedFile, data: dict[str, Any]) -> set[int] | None:
+        """Report schema errors; return the indexes of broken cases, or None if the whole file is."""
+        if parsed.problems:
+            bad: set[int] | None = None
+        else:
+            bad = set()
+        if self.validator.is_valid(data):
+            return bad
+        for error in self.validator.iter_errors(data):
+            self.result.problems.extend(_schema_problems(parsed, error, self.schema))
+            path = error.instance_path
+            if bad is not None and len(path) >= 2 and path[0] == "cases" and isinstance(path[1], int):
+                bad.add(path[1])
+            else:
+                bad = None
+        return bad
+
+    def _add_case(
+        self,
+        parsed: ParsedFile,
+        data: dict[str, Any],
+        raw: dict[str, Any],
+        index: int,
+        site: CaseSite,
+        ok: bool,
+    ) -> None:
+        case_id: str = raw["id"]
+        ok = self._claim_ids(parsed, index, site, case_id, raw.get("previousIds")) and ok
+        agent_id = self._resolve_agent(parsed, index, site, raw.get("agent", data.get("agent")))
+        if not ok or agent_id is None:
+            return
+        defaults: dict[str, Any] = data.get("defaults", {})
+        mock_data = {**defaults.get("mockData", {}), **raw.get("mockData", {})}
+        payload = {
+            "agentId": agent_id,
+            "userPrompt": raw["userPrompt"],
+            "successCriteria": raw["successCriteria"],
+            "label": raw.get("label", case_id),
+            "llmModel": raw.get("llmModel", defaults.get("llmModel", DEFAULT_LLM_MODEL)),
+            "mockData": [{"variableName": k, "value": v} for k, v in mock_data.items()],
+            "attempt": raw.get("attempt", defaults.get("attempt", DEFAULT_ATTEMPT)),
+        }
+        self.result.case_count += 1
+        if not self.keep_cases:
+            return
+        self.result.cases.append(
+            TestCase(
+                id=case_id,
+                payload=payload,
+                hash=payload_hash(payload),
+                previous_ids=tuple(raw.get("previousIds", ())),
+                protect=raw.get("protect", defaults.get("protect", False)),
+                source=parsed.display,
+                line=site.line,
+                col=site.col,
+            )
+        )
+
+    def _claim_ids(self, parsed: ParsedFile, index: int, site: CaseSite, case_id: str, previous: Any) -> bool:
+        """Each id (current or previous) may name one case in the whole project."""
+        ok = self._claim(_IdSite(parsed.display, site.id_line, site.id_col), case_id)
+        if isinstance(previous, list):
+            for number, name in enumerate(previous):
+                spot = parsed.locate(["cases", index, "previousIds", number])
+                ok = (
+                    not isinstance(name, str)
+                    or self._claim(_IdSite(parsed.display, spot.line, spot.col), name)
+                ) and ok
+        return ok
+
+    def _claim(self, site: _IdSite, name: str) -> bool:
+        first = self._ids.setdefault(name, site)
+        if first is site:
+            return True
+        self.result.problems.append(
+            Problem(
+                site.path,
+                site.line,
+                site.col,
+                "duplicate-id",
+                f'id "{name}" is already used at {first.path}:{first.line}:{first.col}',
+                "ids (and previousIds) must be unique across the project",
+            )
+        )
+        return False
+
+    def _resolve_agent(self, parsed: ParsedFile, index: int, site: CaseSite, agent: Any) -> str | None:
+        if agent is None:
+            self.result.problems.append(
+                Problem(
+                    parsed.display,
+                    site.line,
+                    site.col,
+                    "missing-agent",
+                    "case has no agent",
+                    "set `agent:` at the top of the file or on the case",
+                )
+            )
+            return None
+        if not isinstance(agent, str):
+            return None  # the schema already reported it
+        if agent in self.agents:
+            return normalize_agent_id(self.agents[agent])
+        if _LOOKS_LIKE_ALIAS.match(agent):
+            self._unknown_alias(parsed, index, agent)
+            return None
+        return normalize_agent_id(agent)
+
+    def _unknown_alias(self, parsed: ParsedFile, index: int, agent: str) -> None:
+        in_case = "agent" in parsed.data["cases"][index]
+        spot = parsed.locate(["cases", index, "agent"] if in_case else ["agent"])
+        hint = _suggest(agent, self.agents) or "define it under `agents:` in suitesync.yaml"
+        problem = _problem_at(
+            parsed, spot, "unknown-agent", f'"{agent}" is not an agent alias of this project', hint
+        )
+        if problem not in self.result.problems:  # one report per file-level alias, not one per case
+            self.result.problems.append(problem)
+
+
+def validate_files(
+    files: Iterable[ParsedFile], agents: Mapping[str, str] | None = None, *, keep_cases: bool = True
+) -> ValidationResult:
+    """Validate every file; `keep_cases=False` only counts the cases (validate needs no more)."""
+    validator = SuiteValidator(agents, keep_cases=keep_cases)
+    for parsed in files:
+        validator.add(parsed)
+    return validator.finish()
+
+
+def _problem_at(parsed: ParsedFile, spot: Spot, code: str, message: str, hint: str | None = None) -> Problem:
+    return Problem(parsed.display, spot.line, spot.col, code, message, hint)
+
+
+def _suggest(word: str, options: Iterable[str]) -> str | None:
+    """'did you mean X?' for the closest option, case-insensitively."""
+    by_lower = {option.lower(): option for option in options}
+    match = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f"did you mean {by_lower[match[0]]}?" if match else None
+
+
+def _format_path(path: Sequence[str | int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "top level"
+
+
+def _schema_problems(parsed: ParsedFile, error: Any, schema: dict[str, Any]) -> list[Problem]:
+    """One jsonschema_rs error -> Problems at the offending place, with a hint where one helps."""
+    path = list(error.instance_path)
+    if type(error.kind).__name__ == "AdditionalProperties":
+        allowed = _allowed_keys(schema, error.schema_path)
+        return [_unknown_key(parsed, [*path, key], allowed) for key in error.kind.unexpected]
+    return [_schema_problem(parsed, path, error)]
+
+
+def _schema_problem(parsed: ParsedFile, path: list[str | int], error: Any) -> Problem:
+    spot = parsed.locate(path)
+    where = _format_path(path)
+    kind = error.kind
+    name = type(kind).__name__
+    if name == "Required":
+        return _problem_at(
+            parsed, spot, "schema-required", f"{where}: missing required key `{kind.property}`"
+        )
+    if name == "Type":
+        return _type_problem(parsed, spot, where, error)
+    if name == "Enum":
+        message = f'{where}: "{error.instance}" is not an allowed value'
+        return _problem_at(
+            parsed, spot, "schema-enum", message, _enum_hint(str(error.instance), kind.options)
+        )
+    if name == "Pattern" and _is_id_path(path):
+        hint = "use lowercase letters, digits, '_', '.' or '-', starting with a letter or digit"
+        return _problem_at(parsed, spot, "schema-id", f'{where}: "{error.instance}" is not a valid id', hint)
+    if name in ("MinLength", "Pattern") and path and path[-1] in ("userPrompt", "successCriteria", "label"):
+        return _problem_at(
+            parsed, spot, "schema-empty", f"{where} is empty", "write the text, or remove the key"
+        )
+    if name == "MinItems" and path == ["cases"]:
+        return _problem_at(parsed, spot, "schema-empty", "cases is empty", "add at least one case")
+    if name == "PropertyNames":
+        bad = str(kind.error.instance)
+        hint = "use letters, digits, '_', '.' or '-', not starting with a digit"
+        message = f'{where}: "{bad}" is not a valid variable name'
+        return _problem_at(parsed, parsed.locate_key([*path, bad]), "schema-name", message, hint)
+    return _problem_at(parsed, spot, f"schema-{kind.name.lower()}", f"{where}: {error.message}")
+
+
+def _is_id_path(path: Sequence[str | int]) -> bool:
+    return (bool(path) and path[-1] == "id") or (len(path) >= 2 and path[-2] == "previousIds")
+
+
+def _enum_hint(value: str, options: Sequence[str]) -> str:
+    base = value.removesuffix("-fast-tier")
+    if base != value and base in options:
+        return f"{base} has no -fast-tier variant in the documented list; use {base}"
+    return _suggest(value, options) or "`suitesync schema` lists the allowed values"
+
+
+def _unknown_key(parsed: ParsedFile, path: list[str | int], allowed: list[str]) -> Problem:
+    key = str(path[-1])
+    hint = _suggest(key, allowed) or ("allowed here: " + ", ".join(allowed))
+    return _problem_at(parsed, parsed.locate_key(path), "schema-unknown-key", f"unknown key `{key}`", hint)
+
+
+def _allowed_keys(schema: dict[str, Any], schema_path: Sequence[str | int]) -> list[str]:
+    sub: Any = schema
+    for part in list(schema_path)[:-1]:
+        sub = sub[part]
+    return list(sub.get("properties", {}))
+
+
+def _type_problem(parsed: ParsedFile, spot: Spot, where: str, error: Any) -> Problem:
+    expected = _expected_type(error.kind)
+    if spot.plain is not None and spot.tag != TAG_STR and expected == "string":
+        shown = spot.plain or "(nothing)"
+        what = TAG_NAMES.get(spot.tag or "", "a non-string")
+        message = f"{where}: {shown} is read by YAML as {what}, not text"
+        return _problem_at(parsed, spot, "yaml-coerced", message, f"quote it: '{spot.plain}'")
+    if isinstance(error.instance, str) and expected == "integer":
+        message = f'{where}: expected a whole number, got the text "{error.instance}"'
+        return _problem_at(parsed, spot, "schema-type", message, "write the number without quotes")
+    message = f"{where}: expected {_article(expected)}, got {_describe(error.instance)}"
+    return _problem_at(parsed, spot, "schema-type", message)
+
+
+def _expected_type(kind: Any) -> str:
+    types = getattr(kind, "types", None) or ["value"]
+    return str(types) if isinstance(types, str) else str(next(iter(types)))
+
+
+def _article(type_name: str) -> str:
+    articles = {"object": "a mapping", "array": "a list", "integer": "a whole number", "string": "text"}
+    return articles.get(type_name, "true or false" if type_name == "boolean" else f"a {type_name}")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, str):
+        return f'the text "{value}"'
+    return f"{value} (a number)"

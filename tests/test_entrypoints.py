@@ -1,0 +1,40 @@
+"""The installed console script and `python -m suitesync`, as separate processes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+from conftest import EXAMPLES
+
+
+def test_python_dash_m_runs_validate() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "suitesync", "validate", "-C", str(EXAMPLES)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith("ok: ")
+
+
+def test_console_script_help_lists_exit_codes() -> None:
+    exe = shutil.which("suitesync")
+    assert exe is not None, "the package must be installed with its console script"
+    proc = subprocess.run([exe, "--help"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0
+    for line in ("0    success", "2    plan --detailed-exitcode", "64   usage error", "130  interrupted"):
+        assert line in proc.stdout
+
+
+def test_help_imports_only_click() -> None:
+    code = (
+        "import sys; from suitesync.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = {'pydantic', 'httpx', 'jsonschema', 'jsonschema_rs', 'deepdiff', 'ruamel', 'yaml'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,149 @@
+"""`suitesync validate` over real files: the invalid corpus, valid fixtures, examples, formats."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, FIXTURES, run_cli
+
+INVALID = FIXTURES / "suites" / "invalid"
+VALID = FIXTURES / "suites" / "valid"
+CORPUS = sorted(p for p in INVALID.glob("*.yaml") if p.name != "suitesync.yaml")
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(CORPUS) >= 25
+    assert all(p.with_suffix(".expected").is_file() for p in CORPUS)
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
+def test_invalid_file_reports_expected_problems(path: Path) -> None:
+    result = run_cli("validate", path.name, cwd=INVALID)
+    expected = path.with_suffix(".expected").read_text()
+    assert result.out == expected
+    assert result.code == 1
+    assert expected.strip(), "every corpus file must produce at least one problem"
+    assert "Traceback" not in result.err
+
+
+def test_several_mistakes_are_all_reported_in_one_run() -> None:
+    result = run_cli("validate", "several-mistakes.yaml", cwd=INVALID)
+    codes = [line.split(": ")[1] for line in result.out.splitlines()]
+    assert codes == [
+        "schema-enum",
+        "schema-required",
+        "schema-unknown-key",
+        "schema-minimum",
+        "yaml-coerced",
+        "schema-id",
+        "schema-empty",
+    ]
+    assert "7 problems in 1 of 1 files" in result.err
+
+
+def test_whole_corpus_in_one_run_is_sorted_by_path_and_line() -> None:
+    result = run_cli("validate", cwd=INVALID)
+    lines = result.out.splitlines()
+    keys = [(line.split(":")[0], int(line.split(":")[1]), int(line.split(":")[2])) for line in lines]
+    assert keys == sorted(keys)
+    assert {key[0] for key in keys} == {p.name for p in CORPUS}
+
+
+def test_file_over_size_cap(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_text("agent: D5D0p7TUs66TTAEAx\ncases:\n" + "# padding\n" * 110_000)
+    result = run_cli("validate", "big.yaml", cwd=tmp_path)
+    assert result.code == 1
+    assert result.out.startswith("big.yaml:1:1: yaml-too-large: file is 1,100,032 bytes")
+
+
+def test_alias_bomb_fails_fast(tmp_path: Path) -> None:
+    bomb = "cases:\n  - &a0 [x]\n" + "".join(
+        f"  - &a{i} [{', '.join([f'*a{i - 1}'] * 20)}]\n" for i in range(1, 40)
+    )
+    (tmp_path / "bomb.yaml").write_text(bomb)
+    started = time.perf_counter()
+    result = run_cli("validate", "bomb.yaml", cwd=tmp_path)
+    assert time.perf_counter() - started < 1.0
+    assert "yaml-alias: alias *a0 (and 779 more)" in result.out
+
+
+def test_deep_flow_nesting_does_not_crash(tmp_path: Path) -> None:
+    # The C composer recurses; 200k levels would crash the interpreter without the events scan.
+    (tmp_path / "deep.yaml").write_text("cases: " + "[" * 200_000 + "]" * 200_000 + "\n")
+    result = run_cli("validate", "deep.yaml", cwd=tmp_path)
+    assert result.out.startswith("deep.yaml:1:39: yaml-too-deep")
+
+
+def test_duplicate_id_across_files_names_both_places() -> None:
+    result = run_cli("validate", "a.yaml", "b.yaml", cwd=FIXTURES / "suites" / "dup-across")
+    assert result.out == (
+        'b.yaml:6:9: duplicate-id: id "shared-id" is already used at a.yaml:3:9 '
+        "(ids (and previousIds) must be unique across the project)\n"
+    )
+
+
+def test_valid_fixtures_pass() -> None:
+    result = run_cli("validate", ".", cwd=VALID)
+    assert (result.code, result.out) == (0, "")
+    assert result.err == "ok: 3 files, 3 cases\n"
+
+
+def test_examples_validate_with_dash_c() -> None:
+    result = run_cli("validate", "-C", str(EXAMPLES))
+    assert result.code == 0, result.out
+    files = list((EXAMPLES / "suites").rglob("*.yaml"))
+    assert len(files) >= 3
+    cases = sum(text.count("\n  - id: ") for text in (f.read_text() for f in files))
+    assert cases >= 12
+    assert result.err == f"ok: {len(files)} files, {cases} cases\n"
+
+
+def test_dash_c_before_the_command_too() -> None:
+    assert run_cli("-C", str(EXAMPLES), "validate").code == 0
+
+
+def test_json_format_is_versioned_and_complete() -> None:
+    result = run_cli("validate", "--format", "json", "several-mistakes.yaml", "bad-id.yaml", cwd=INVALID)
+    document = json.loads(result.out)
+    assert document["version"] == 1
+    assert document["valid"] is False
+    assert document["files"] == 2
+    assert len(document["problems"]) == 8
+    first = document["problems"][0]
+    assert first == {
+        "path": "bad-id.yaml",
+        "line": 3,
+        "col": 9,
+        "code": "schema-id",
+        "message": 'cases[0].id: "Angry Customer" is not a valid id',
+        "hint": "use lowercase letters, digits, '_', '.' or '-', starting with a letter or digit",
+    }
+
+
+def test_json_format_when_valid() -> None:
+    document = json.loads(run_cli("validate", "--format", "json", "-C", str(EXAMPLES)).out)
+    assert document["valid"] is True and document["problems"] == []
+
+
+def test_validate_makes_no_network_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("validate opened a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert run_cli("validate", "-C", str(EXAMPLES)).code == 0
+
+
+def test_usage_errors_never_exit_2() -> None:
+    result = run_cli("validate", "--format", "xml", cwd=VALID)
+    assert result.code == 64
+    assert "Invalid value for '--format'" in result.err
+
+
+def test_missing_path_is_a_usage_error() -> None:
+    assert run_cli("validate", "no-such-file.yaml", cwd=VALID).code == 64
