@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import EXAMPLES
 
@@ -21,9 +21,9 @@ def test_python_dash_m_runs_validate() -> None:
 
 
 def test_console_script_help_lists_exit_codes() -> None:
-    exe = shutil.which("suitesync")
-    assert exe is not None, "the package must be installed with its console script"
-    proc = subprocess.run([exe, "--help"], capture_output=True, text=True, check=False)
+    exe = Path(sys.executable).parent / "suitesync"  # installed beside the interpreter
+    assert exe.is_file(), "the package must be installed with its console script"
+    proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0
     for line in ("0    success", "2    plan --detailed-exitcode", "64   usage error", "130  interrupted"):
         assert line in proc.stdout
