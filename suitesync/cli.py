@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -130,6 +131,79 @@ def schema(which: str) -> int:
     return ExitCode.OK
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
+@click.option("--port", type=int, default=8765, show_default=True, help="Port; 0 picks a free one.")
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path(".suitesync/emulator.sqlite3"),
+    show_default=True,
+    help="SQLite file holding the state; it survives restarts.",
+)
+@click.option(
+    "--api-key",
+    default=None,
+    envvar="SUITESYNC_EMULATOR_API_KEY",
+    help="Accept only this X-API-Key (default: any non-empty key).",
+)
+@click.option("--agent", "agents", multiple=True, metavar="ID", help="An agent that exists (repeatable).")
+@click.option("--latency-ms", type=float, default=0.0, help="Added to every /v1 request.")
+@click.option("--jitter-ms", type=float, default=0.0, help="Plus a uniform random 0..J ms.")
+@click.option("--error-rate", type=float, default=0.0, help="Share of requests answered 500/503.")
+@click.option("--rate-limit-rate", type=float, default=0.0, help="Share answered 429 with Retry-After.")
+@click.option(
+    "--retry-after", "retry_after_s", type=float, default=1.0, help="Retry-After seconds of 429/503."
+)
+@click.option(
+    "--drop-rate", type=float, default=0.0, help="Share of creates committed, then dropped unanswered."
+)
+@click.option("--list-lag-ms", type=float, default=0.0, help="New test cases stay out of lists this long.")
+@click.option("--seed", type=int, default=None, help="Make the faults reproducible.")
+@click.option("--run-seconds", type=float, default=2.0, show_default=True, help="Duration of one test run.")
+@click.option(
+    "--list-shape",
+    type=click.Choice(["array", "paged"]),
+    default="array",
+    show_default=True,
+    help="List Test Cases as a bare array (legacy docs) or the paged {data: [...]} wrapper.",
+)
+@click.option("--page-size", type=int, default=20, show_default=True, help="Default `size` of paged lists.")
+def emulator(
+    host: str, port: int, state: Path, api_key: str | None, agents: tuple[str, ...], **faults: Any
+) -> int:
+    """Serve the SigmaMind-compatible API on loopback until stopped (Ctrl-C)."""
+    from suitesync.emulator import Emulator, FaultConfig, NotLoopbackError
+
+    try:
+        config = FaultConfig(**faults)
+        server = Emulator(host, port, state, api_key, agents, config)
+    except (NotLoopbackError, ValueError) as exc:
+        raise click.BadParameter(str(exc)) from None
+    except OSError as exc:
+        raise SuitesyncError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    click.echo(server.url, nl=True)
+    sys.stdout.flush()
+    _stop_on_sigterm()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return ExitCode.OK
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends the server like Ctrl-C does: the state file is closed cleanly."""
+    import signal
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps every outcome to an ExitCode, and never shows a traceback for bad input."""
     try:
@@ -154,6 +228,12 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("interrupted", err=True)
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
+        return ExitCode.ERROR
+    except Exception as exc:  # a bug: say so in one line, traceback only on request
+        if os.environ.get("SUITESYNC_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("hint: this is a bug in suitesync; rerun with SUITESYNC_DEBUG=1 for details", err=True)
         return ExitCode.ERROR
     return int(code) if isinstance(code, int) else ExitCode.OK
 

@@ -51,3 +51,18 @@ def cli() -> object:
 
 def python() -> str:
     return sys.executable
+
+
+AGENT = "D5D0p7TUs66TTAEAx"
+OTHER_AGENT = "SPIlVscbB0kkXBvZa"
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[object]:
+    """The SigmaMind emulator on a free loopback port, with its state in a temporary file."""
+    from suitesync.emulator import Emulator, FaultConfig
+
+    with Emulator(
+        state=tmp_path / "emulator.sqlite3", agents=[AGENT, OTHER_AGENT], faults=FaultConfig(run_seconds=0.3)
+    ) as server:
+        yield server

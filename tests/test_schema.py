@@ -7,9 +7,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import run_cli
 
 from suitesync.schema import LOCKFILE, SUITE, llm_models, load_schema
+
+from conftest import run_cli
 
 # sigmamind-api.md §4.2, in documented order.
 DOCUMENTED_MODELS = [

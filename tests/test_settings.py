@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, run_cli
 
 from suitesync.errors import ConfigError
 from suitesync.settings import load_settings
+
+from conftest import EXAMPLES, run_cli
 
 
 def test_project_is_found_from_a_subdirectory() -> None:

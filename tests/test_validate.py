@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import EXAMPLES, FIXTURES, run_cli
 
 INVALID = FIXTURES / "suites" / "invalid"

@@ -1,0 +1,53 @@
+"""How emulated test runs end: a deterministic verdict from the case's own text.
+
+The rule (also in the README), so that a suite can hold cases meant to fail:
+- `[emulator:fail]` in userPrompt or successCriteria: every attempt fails;
+- `[emulator:pass-rate=R]` (0 <= R <= 1): attempt i of n passes when i <= round(R * n);
+- otherwise every attempt passes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_FAIL = "[emulator:fail]"
+_PASS_RATE = re.compile(r"\[emulator:pass-rate=([0-9]*\.?[0-9]+)\]")
+
+
+def attempt_passes(case: dict[str, Any], attempt_no: int) -> bool:
+    """Verdict of attempt `attempt_no` (1-based) of `case` (the API's test case object)."""
+    text = f"{case.get('userPrompt', '')}\n{case.get('successCriteria', '')}"
+    if _FAIL in text:
+        return False
+    match = _PASS_RATE.search(text)
+    if match is None:
+        return True
+    rate = min(max(float(match.group(1)), 0.0), 1.0)
+    return attempt_no <= round(rate * int(case.get("attempt", 1)))
+
+
+def remarks(case: dict[str, Any], passed: bool) -> str:
+    criteria = _first_sentence(str(case.get("successCriteria", "")))
+    if passed:
+        return f"The agent met the success criteria: {criteria}"
+    return f"The agent did not meet the success criteria: {criteria}"
+
+
+def conversation(case: dict[str, Any], passed: bool) -> list[dict[str, str]]:
+    opening = _first_sentence(str(case.get("userPrompt", "")))
+    reply = (
+        "I understand. Let me take care of that for you right away."
+        if passed
+        else "Sorry, I cannot help with that request."
+    )
+    return [
+        {"role": "user", "content": opening},
+        {"role": "assistant", "content": reply},
+        {"role": "user", "content": "Thank you." if passed else "That does not answer my question."},
+    ]
+
+
+def _first_sentence(text: str, limit: int = 160) -> str:
+    sentence = re.split(r"(?<=[.!?])\s", " ".join(text.split()), maxsplit=1)[0]
+    return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"
