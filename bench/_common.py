@@ -95,3 +95,27 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
         print("| " + " | ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)) + " |")
+
+
+TIMED = str(Path(__file__).resolve().parent / "timed.py")
+
+
+def timed_runs(commands: dict[str, list[str]], repeat: int) -> dict[str, dict[str, float]]:
+    """Per command (suitesync args, or ["--floor", project]): medians of wall time, in-process work
+    time and peak RSS over `repeat` runs, the commands round-robin."""
+    import json
+    import tempfile
+
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in commands}
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result.json"
+        for _ in range(repeat):
+            for name, args in commands.items():
+                wall, _, code = run_measured([sys.executable, TIMED, str(result), *args])
+                assert code == 0, f"{name}: the runner failed"
+                sample = json.loads(result.read_text())
+                samples[name].append({**sample, "wall": wall})
+    return {
+        name: {key: statistics.median(s[key] for s in runs) for key in ("wall", "work", "hwm_mb", "exit")}
+        for name, runs in samples.items()
+    }

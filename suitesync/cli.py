@@ -6,11 +6,9 @@ imports the stages it uses.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,23 +50,6 @@ def project_options(func: F) -> F:
     )(func)
 
 
-@contextlib.contextmanager
-def _bulk_work() -> Iterator[None]:
-    """Pause the cyclic GC while tens of thousands of small objects are built.
-
-    Our pipeline makes no reference cycles, so reference counting frees everything; without
-    this, each collection walks every live object and per-case cost grows with project size
-    (../shared/perf-notes.md, trap 10).
-    """
-    gc.freeze()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.unfreeze()
-
-
 def _settings(ctx: click.Context, directory: Path | None, env_name: str | None) -> Any:
     from suitesync.settings import load_settings
 
@@ -99,17 +80,14 @@ def validate(
     ctx: click.Context, paths: tuple[Path, ...], fmt: str, directory: Path | None, env_name: str | None
 ) -> int:
     """Check suite files offline and report every problem at once (file:line:col)."""
-    from suitesync.load import expand_paths, find_suite_files, load_files
+    from suitesync.load import expand_paths, load_files
     from suitesync.report import write_validation_json, write_validation_text
+    from suitesync.state import bulk_work, suite_files
     from suitesync.validate import validate_files
 
     settings = _settings(ctx, directory, env_name)
-    files = (
-        expand_paths(paths)
-        if paths
-        else find_suite_files(settings.root, settings.suites, exclude=[settings.root / "suitesync.yaml"])
-    )
-    with _bulk_work():
+    files = expand_paths(paths) if paths else suite_files(settings)
+    with bulk_work():
         result = validate_files(load_files(files, Path.cwd()), settings.agents, keep_cases=False)
     if fmt == "json":
         write_validation_json(result, sys.stdout)
@@ -120,7 +98,65 @@ def validate(
 
 @cli.command()
 @click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="json: versioned (schemas/plan.schema.json); markdown: for a PR comment.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also save the plan (JSON) for `apply PLANFILE`, with what it assumed.",
+)
+@click.option("--no-refresh", is_flag=True, help="Plan from the lockfile alone: no network.")
+@click.option("--prune", is_flag=True, help="Plan deletes of cases removed from the suites.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
+@project_options
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    fmt: str,
+    out: Path | None,
+    no_refresh: bool,
+    prune: bool,
+    detailed_exitcode: bool,
+    directory: Path | None,
+    env_name: str | None,
+) -> int:
+    """Show what apply would change on the platform: create, update, delete, drift, unmanaged."""
+    from suitesync.commands import make_plan
+    from suitesync.planfile import write_plan_file
+    from suitesync.report import write_plan_json, write_plan_markdown, write_plan_text
+
+    settings = _settings(ctx, directory, env_name)
+    the_plan = make_plan(settings, refresh=not no_refresh, prune=prune, err=sys.stderr)
+    if the_plan is None:
+        return ExitCode.ERROR
+    if fmt == "json":
+        write_plan_json(the_plan, sys.stdout)
+    elif fmt == "markdown":
+        write_plan_markdown(the_plan, sys.stdout)
+    else:
+        write_plan_text(the_plan, sys.stdout, color=_color(settings, sys.stdout))
+    if out is not None:
+        write_plan_file(the_plan, out)
+    return ExitCode.CHANGES if detailed_exitcode and the_plan.has_changes else ExitCode.OK
+
+
+def _color(settings: Any, stream: Any) -> bool:
+    """Colour only on a terminal, and never with NO_COLOR (https://no-color.org)."""
+    return bool(stream.isatty()) and not settings.no_color
+
+
+@cli.command()
+@click.option(
     "--lockfile", "which", flag_value="lockfile.schema.json", help="Print the lockfile schema instead."
+)
+@click.option(
+    "--plan", "which", flag_value="plan.schema.json", help="Print the schema of plan --format json."
 )
 @click.option("--suite", "which", flag_value="suite.schema.json", default=True, hidden=True)
 def schema(which: str) -> int:

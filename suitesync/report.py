@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import TextIO
+from typing import Any, TextIO
 
+import click
+
+from suitesync.plan import Action, FieldChange, Kind, Notice, NoticeKind, Plan
 from suitesync.validate import ValidationResult
 
 VALIDATE_JSON_VERSION = 1
@@ -33,3 +36,151 @@ def write_validation_json(result: ValidationResult, out: TextIO) -> None:
     }
     json.dump(document, out, indent=2)
     out.write("\n")
+
+
+# --- plan ---------------------------------------------------------------------------------------
+
+SYMBOLS = {
+    Kind.CREATE: ("+", "green"),
+    Kind.RECREATE: ("+", "green"),
+    Kind.UPDATE: ("~", "yellow"),
+    Kind.DRIFT: ("!", "magenta"),
+    Kind.REPLACE: ("-/+", "red"),
+    Kind.DELETE: ("-", "red"),
+    Kind.RENAME: (">", "cyan"),
+    Kind.RECORD: ("=", "cyan"),
+}
+MARKDOWN_LIMIT = 60_000  # GitHub refuses comments over 65,536 characters
+
+
+def plan_summary(plan: Plan) -> str:
+    counts = plan.counts
+    parts = [
+        f"{counts['create'] + counts['recreate'] + counts['replace']} to create",
+        f"{counts['update'] + counts['drift']} to update",
+        f"{counts['delete'] + counts['replace']} to delete",
+    ]
+    if counts["drift"]:
+        parts.append(f"{counts['drift']} drifted")
+    if counts["rename"] + counts["record"]:
+        parts.append(f"{counts['rename'] + counts['record']} lockfile-only")
+    return ", ".join(parts) + f"; {plan.unchanged} unchanged"
+
+
+def write_plan_text(plan: Plan, out: TextIO, *, color: bool = False) -> None:
+    def paint(text: str, fg: str) -> str:
+        return click.style(text, fg=fg) if color else text
+
+    if not plan.has_changes:
+        out.write(
+            f"No changes. {plan.unchanged} cases match the {'platform' if plan.refreshed else 'lockfile'}.\n"
+        )
+    else:
+        out.write(f"Plan: {plan_summary(plan)}.\n\n")
+    for action in plan.actions:
+        symbol, fg = SYMBOLS[action.kind]
+        out.write(
+            paint(f"{symbol} {action.kind.value:<8} {action.case_id}", fg) + _action_details(action) + "\n"
+        )
+        if action.reason:
+            out.write(f"      {action.reason}\n")
+        for change in action.changes:
+            out.write(_change_text(change, paint))
+    if plan.notices:
+        out.write("\nNot touched:\n")
+        for notice in plan.notices:
+            out.write(f"  {_notice_text(notice)}\n")
+    if not plan.refreshed:
+        out.write(
+            "\n(planned from the lockfile only: --no-refresh; drift and remote deletes are not checked)\n"
+        )
+
+
+def _action_details(action: Action) -> str:
+    parts = []
+    if action.test_case_id:
+        parts.append(action.test_case_id)
+    if action.case is not None:
+        parts.append(f"{action.case.source}:{action.case.line}")
+    if action.rename_from:
+        parts.append(f"renamed from {action.rename_from}")
+    parts.append(f"agent {action.agent_id}")
+    return "  (" + ", ".join(parts) + ")"
+
+
+def _change_text(change: FieldChange, paint: Any) -> str:
+    if change.text_diff:
+        lines = [f"      {change.field}:\n"]
+        for line in change.text_diff:
+            fg = "green" if line.startswith("+") else "red" if line.startswith("-") else "white"
+            lines.append("        " + (paint(line, fg) if line[:1] in "+-" else line) + "\n")
+        return "".join(lines)
+    return f"      {change.field}: {_shown(change.old)} -> {_shown(change.new)}\n"
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _notice_text(notice: Notice) -> str:
+    if notice.kind is NoticeKind.WOULD_DELETE:
+        where = f"{notice.test_case_id}, agent {notice.agent_id}"
+        return f"would be deleted with --prune: {notice.case_id} ({where})"
+    if notice.kind is NoticeKind.PROTECTED:
+        return f"protected, never deleted: {notice.case_id} ({notice.test_case_id}) has `protect: true`"
+    label = f' "{notice.label}"' if notice.label else ""
+    where = f"{notice.test_case_id}{label} on agent {notice.agent_id}"
+    return f"unmanaged: {where} (not in the lockfile; never touched)"
+
+
+def write_plan_json(plan: Plan, out: TextIO) -> None:
+    from suitesync.planfile import plan_document
+
+    json.dump(plan_document(plan), out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+def write_plan_markdown(plan: Plan, out: TextIO, *, limit: int = MARKDOWN_LIMIT) -> None:
+    """For a pull-request comment: the summary table first, each action's diff folded away."""
+    head = ["### suitesync plan", ""]
+    head.append(f"**{plan_summary(plan)}**" if plan.has_changes else "**No changes.**")
+    head += ["", "| action | cases |", "|---|---:|"]
+    head += [f"| {kind} | {count} |" for kind, count in plan.counts.items() if count]
+    if not plan.refreshed:
+        head += ["", "_Planned from the lockfile only (`--no-refresh`)._"]
+    text = "\n".join(head) + "\n"
+    blocks = [_action_markdown(action) for action in plan.actions]
+    if plan.notices:
+        blocks.append(_notices_markdown(plan.notices))
+    for index, block in enumerate(blocks):
+        if len(text) + len(block) > limit:
+            left = len(blocks) - index
+            text += f"\n_{left} more sections not shown (over {limit:,} characters): "
+            text += "run `suitesync plan` for the whole plan._\n"
+            break
+        text += block
+    out.write(text)
+
+
+def _action_markdown(action: Action) -> str:
+    symbol, _ = SYMBOLS[action.kind]
+    where = f" ({action.case.source}:{action.case.line})" if action.case else ""
+    summary = f"<code>{symbol}</code> {action.kind.value} <code>{action.case_id}</code>{where}"
+    lines = ["", f"<details><summary>{summary}</summary>", ""]
+    if action.reason:
+        lines += [action.reason, ""]
+    if action.changes:
+        lines.append("```diff")
+        for change in action.changes:
+            lines.extend(_change_text(change, lambda text, fg: text).rstrip("\n").split("\n"))
+        lines.append("```")
+    elif action.case is not None and action.kind in (Kind.CREATE, Kind.RECREATE, Kind.REPLACE):
+        lines += ["```json", json.dumps(action.case.payload, indent=2, ensure_ascii=False), "```"]
+    lines += ["", "</details>", ""]
+    return "\n".join(lines)
+
+
+def _notices_markdown(notices: tuple[Notice, ...]) -> str:
+    return "\n**Not touched**\n\n" + "".join(f"- {_notice_text(n)}\n" for n in notices)

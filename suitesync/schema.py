@@ -9,6 +9,7 @@ from typing import Any
 
 SUITE = "suite.schema.json"
 LOCKFILE = "lockfile.schema.json"
+PLAN = "plan.schema.json"
 
 
 def schema_text(name: str = SUITE) -> str:

@@ -75,6 +75,7 @@ class Settings:
     api_key_env: str
     base_url: str
     api_key: Secret | None = field(repr=False, default=None)
+    no_color: bool = False
 
     @property
     def state_dir(self) -> Path:
@@ -118,6 +119,7 @@ def load_settings(
         api_key_env=api_key_env,
         base_url=environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
         api_key=Secret(api_key) if api_key else None,
+        no_color=bool(environ.get("NO_COLOR")),
     )
 
 

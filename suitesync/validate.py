@@ -17,7 +17,14 @@ import jsonschema_rs
 
 from suitesync.errors import Problem
 from suitesync.load import TAG_NAMES, TAG_STR, CaseSite, ParsedFile, Spot
-from suitesync.models import DEFAULT_ATTEMPT, DEFAULT_LLM_MODEL, TestCase, normalize_agent_id, payload_hash
+from suitesync.models import (
+    DEFAULT_ATTEMPT,
+    DEFAULT_LLM_MODEL,
+    KeepPayload,
+    TestCase,
+    new_test_case,
+    normalize_agent_id,
+)
 from suitesync.schema import load_schema
 
 # An alias is a short lowercase name; anything else in `agent:` is taken as an agent id.
@@ -46,8 +53,15 @@ class _IdSite:
 class SuiteValidator:
     """Validates suite files one at a time and checks ids across all of them at the end."""
 
-    def __init__(self, agents: Mapping[str, str] | None = None, *, keep_cases: bool = True) -> None:
+    def __init__(
+        self,
+        agents: Mapping[str, str] | None = None,
+        *,
+        keep_cases: bool = True,
+        keep_payload: KeepPayload | None = None,
+    ) -> None:
         self.keep_cases = keep_cases
+        self.keep_payload = keep_payload
         self.schema = load_schema()
         self.validator = jsonschema_rs.Draft202012Validator(self.schema)
         self.agents = dict(agents or {})
@@ -120,10 +134,10 @@ class SuiteValidator:
         if not self.keep_cases:
             return
         self.result.cases.append(
-            TestCase(
-                id=case_id,
-                payload=payload,
-                hash=payload_hash(payload),
+            new_test_case(
+                case_id,
+                payload,
+                self.keep_payload,
                 previous_ids=tuple(raw.get("previousIds", ())),
                 protect=raw.get("protect", defaults.get("protect", False)),
                 source=parsed.display,
@@ -194,10 +208,15 @@ class SuiteValidator:
 
 
 def validate_files(
-    files: Iterable[ParsedFile], agents: Mapping[str, str] | None = None, *, keep_cases: bool = True
+    files: Iterable[ParsedFile],
+    agents: Mapping[str, str] | None = None,
+    *,
+    keep_cases: bool = True,
+    keep_payload: KeepPayload | None = None,
 ) -> ValidationResult:
-    """Validate every file; `keep_cases=False` only counts the cases (validate needs no more)."""
-    validator = SuiteValidator(agents, keep_cases=keep_cases)
+    """Validate every file; `keep_cases=False` only counts the cases (validate needs no more),
+    `keep_payload` says which payloads are worth keeping (plan drops the unchanged ones)."""
+    validator = SuiteValidator(agents, keep_cases=keep_cases, keep_payload=keep_payload)
     for parsed in files:
         validator.add(parsed)
     return validator.finish()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
@@ -13,6 +14,12 @@ from pathlib import Path
 import pytest
 
 from suitesync.cli import main
+
+# Every test runs with this API key in the environment; it must never appear in any output or file.
+CANARY_KEY = "sk-canary-5e1f0a9c7d3b"
+os.environ["SIGMAMIND_API_KEY"] = CANARY_KEY
+os.environ.pop("SIGMAMIND_BASE_URL", None)
+os.environ.pop("NO_COLOR", None)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -41,12 +48,28 @@ def run_cli(*args: str, cwd: Path | None = None) -> Result:
     out, err = io.StringIO(), io.StringIO()
     with _cwd(cwd or Path.cwd()), redirect_stdout(out), redirect_stderr(err):
         code = main(list(args))
-    return Result(int(code), out.getvalue(), err.getvalue())
+    result = Result(int(code), out.getvalue(), err.getvalue())
+    assert_no_canary(result.out + result.err)
+    return result
 
 
-@pytest.fixture
-def cli() -> object:
-    return run_cli
+def assert_no_canary(text: str) -> None:
+    assert CANARY_KEY not in text, "the API key leaked into output"
+
+
+def files_holding_canary(root: Path) -> list[Path]:
+    needle = CANARY_KEY.encode()
+    return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After every test: the canary key is in no file any test wrote, nor in the repository."""
+    factory = session.config._tmp_path_factory  # type: ignore[attr-defined]
+    roots = [factory.getbasetemp(), ROOT / "examples", ROOT / "tests" / "fixtures"]
+    leaked = [path for root in roots if root.exists() for path in files_holding_canary(root)]
+    if leaked:
+        session.exitstatus = 1
+        raise AssertionError(f"the API key leaked into files: {leaked}")
 
 
 def python() -> str:
@@ -66,3 +89,21 @@ def emulator(tmp_path: Path) -> Iterator[object]:
         state=tmp_path / "emulator.sqlite3", agents=[AGENT, OTHER_AGENT], faults=FaultConfig(run_seconds=0.3)
     ) as server:
         yield server
+
+
+def copy_examples(target: Path) -> Path:
+    """The example project, as a fresh copy a test may change (no lockfile, no state)."""
+    shutil.copytree(EXAMPLES, target, ignore=shutil.ignore_patterns(".suitesync", "*.lock"))
+    return target
+
+
+@pytest.fixture
+def project(tmp_path: Path, emulator: object, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the example project whose API is the emulator (agents registered)."""
+    from suitesync.settings import load_settings
+
+    root = copy_examples(tmp_path / "project")
+    for agent in load_settings(root, environ={}).agents.values():
+        emulator.store.add_agent(agent)  # type: ignore[attr-defined]
+    monkeypatch.setenv("SIGMAMIND_BASE_URL", emulator.url)  # type: ignore[attr-defined]
+    return root

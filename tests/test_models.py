@@ -60,7 +60,7 @@ def test_defaults_merge_and_payload_shape(tmp_path: Path) -> None:
         "attempt": 3,
     }
     assert first.api_payload().as_json() == first.payload  # the pydantic API model agrees
-    assert list(first.payload) == [
+    assert list(first.api_payload().as_json()) == [
         "agentId",
         "userPrompt",
         "successCriteria",

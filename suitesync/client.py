@@ -1,0 +1,325 @@
+"""The only network code: a SigmaMind API client over httpx, with auth, retries and pagination.
+
+Requests that are safe to repeat (GET, PUT, DELETE) are retried with capped, jittered backoff,
+honouring Retry-After on 429/503, within a retry budget shared by the whole run (tenacity does
+the bookkeeping). A POST is never repeated here: when its outcome is unknown (timeout, dropped
+connection, 5xx) the caller gets OutcomeUnknownError and must reconcile (design §6).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
+
+from suitesync.errors import ConfigError, SuitesyncError
+from suitesync.models import RemoteCase, normalize_agent_id, payload_hash
+
+if TYPE_CHECKING:
+    from suitesync.settings import Secret, Settings
+
+PAYLOAD_FIELDS = ("agentId", "userPrompt", "successCriteria", "label", "llmModel", "mockData", "attempt")
+MAX_RETRY_AFTER_S = 60.0
+LIST_PAGE_SIZE = 100
+USER_AGENT = "suitesync"
+_BACKOFF = wait_exponential_jitter(multiplier=0.2, max=5.0)  # 0.2 s, 0.4 s, ... capped at 5 s, plus jitter
+
+
+class ApiError(SuitesyncError):
+    """The API answered with an error: one line with the method, path, status and the API's message."""
+
+    def __init__(self, method: str, path: str, status: int, message: str) -> None:
+        super().__init__(f"{method} {path}: HTTP {status}: {message}")
+        self.status = status
+
+
+class RetryableError(SuitesyncError):
+    """A failure worth trying again (429, 5xx, network): carries the server's Retry-After, if any."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OutcomeUnknownError(SuitesyncError):
+    """A create may or may not have happened: the caller must look before trying again."""
+
+
+class RetryBudget:
+    """How many retries a whole run may spend, across threads; a failing server ends the run."""
+
+    def __init__(self, retries: int) -> None:
+        self.left = retries
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.left <= 0:
+                return False
+            self.left -= 1
+            return True
+
+
+def check_base_url(url: str) -> str:
+    """https anywhere, http only to loopback: the key must never cross a network in clear text."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"SIGMAMIND_BASE_URL {url!r} is not an http(s) URL", hint="e.g. https://api.sigmamind.ai"
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"SIGMAMIND_BASE_URL {url!r} uses http to a non-loopback host", hint="use https, or `local`"
+        )
+    return url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def remote_case(document: dict[str, Any]) -> RemoteCase:
+    """Normalise an API test case object: agent id without prefix, payload fields only."""
+    agent = document.get("agent") or {}
+    agent_id = normalize_agent_id(str(document.get("agentId") or agent.get("agentId") or ""))
+    payload = {
+        "agentId": agent_id,
+        "userPrompt": document.get("userPrompt"),
+        "successCriteria": document.get("successCriteria"),
+        "label": document.get("label"),
+        "llmModel": document.get("llmModel"),
+        "mockData": [
+            {"variableName": m.get("variableName"), "value": m.get("value")}
+            for m in document.get("mockData") or []
+        ],
+        "attempt": document.get("attempt"),
+    }
+    return RemoteCase(str(document["testCaseId"]), agent_id, payload, payload_hash(payload))
+
+
+class SigmaMindClient:
+    """One shared connection pool for the whole run; safe to use from many threads."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: Secret,
+        *,
+        timeout: float = 30.0,
+        max_connections: int = 32,
+        retries: int = 4,
+        budget: RetryBudget | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = check_base_url(base_url)
+        self.retries = retries
+        self.budget = budget or RetryBudget(200)
+        self._sleep = sleep
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        # follow_redirects=False: a redirect could carry the key to another origin.
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={"X-API-Key": api_key.reveal(), "User-Agent": USER_AGENT},
+            timeout=timeout,
+            limits=limits,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"SigmaMindClient({self.base_url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SigmaMindClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- test cases ---------------------------------------------------------------------------
+
+    def list_cases(self, agent_id: str) -> list[RemoteCase]:
+        """Every test case of an agent, whether the API answers a bare array or pages of `data`."""
+        return [remote_case(doc) for doc in self._list("/v1/test-cases", {"agentId": agent_id})]
+
+    def get_case(self, test_case_id: str, agent_id: str) -> RemoteCase | None:
+        response = self._retrying(
+            "GET", f"/v1/test-cases/{test_case_id}", params={"agentId": agent_id}, ok404=True
+        )
+        return None if response is None else remote_case(response.json())
+
+    def create_case(self, payload: dict[str, Any]) -> RemoteCase:
+        """POST once. Anything but a clear answer raises OutcomeUnknownError: the case may exist."""
+        try:
+            response = self._http.post("/v1/test-cases", json=_body(payload))
+        except httpx.TransportError as exc:
+            raise OutcomeUnknownError(f"POST /v1/test-cases: no answer ({type(exc).__name__})") from None
+        if response.status_code >= 500:
+            raise OutcomeUnknownError(f"POST /v1/test-cases: HTTP {response.status_code}")
+        if response.status_code == 429:
+            # A rate-limited request was refused before any work: safe to send again.
+            raise RetryableError("POST /v1/test-cases: HTTP 429", _retry_after(response))
+        _raise_for_status(response)
+        return remote_case(response.json())
+
+    def update_case(self, test_case_id: str, payload: dict[str, Any]) -> RemoteCase:
+        """PUT the full desired body: the same result under full or partial update semantics."""
+        response = self._retrying("PUT", f"/v1/test-cases/{test_case_id}", json=_body(payload))
+        assert response is not None
+        return remote_case(response.json())
+
+    def delete_case(self, test_case_id: str, agent_id: str) -> bool:
+        """True if deleted, False if it was already gone."""
+        path = f"/v1/test-cases/{test_case_id}"
+        return self._retrying("DELETE", path, params={"agentId": agent_id}, ok404=True) is not None
+
+    # --- batch runs -----------------------------------------------------------------------------
+
+    def create_batch(self, agent_id: str, test_case_ids: list[str]) -> dict[str, Any]:
+        try:
+            response = self._http.post(
+                "/v1/batch-runs", json={"agentId": agent_id, "testCases": test_case_ids}
+            )
+        except httpx.TransportError as exc:
+            raise OutcomeUnknownError(f"POST /v1/batch-runs: no answer ({type(exc).__name__})") from None
+        _raise_for_status(response)
+        result: dict[str, Any] = response.json()
+        return result
+
+    def get_batch(self, batch_id: str, agent_id: str) -> dict[str, Any]:
+        response = self._retrying("GET", f"/v1/batch-runs/{batch_id}", params={"agentId": agent_id})
+        assert response is not None
+        result: dict[str, Any] = response.json()
+        return result
+
+    def list_runs(self, batch_id: str, agent_id: str) -> list[dict[str, Any]]:
+        return self._list("/v1/test-runs", {"agentId": agent_id, "batchId": batch_id})
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _list(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        page = 0
+        while True:
+            response = self._retrying("GET", path, params={**params, "page": page, "size": LIST_PAGE_SIZE})
+            assert response is not None
+            body = response.json()
+            if isinstance(body, list):  # legacy shape: everything at once
+                return body
+            items.extend(body.get("data") or [])
+            if not body.get("hasNext"):
+                return items
+            page += 1
+
+    def _retrying(
+        self, method: str, path: str, *, ok404: bool = False, **kwargs: Any
+    ) -> httpx.Response | None:
+        """Send an idempotent request, retrying what is worth retrying; None for an allowed 404."""
+        retrying = Retrying(
+            retry=retry_if_exception_type(RetryableError),
+            stop=self._should_stop,
+            wait=self._wait,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                return self._send(method, path, ok404, **kwargs)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(self, method: str, path: str, ok404: bool, **kwargs: Any) -> httpx.Response | None:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise RetryableError(f"{method} {path}: {type(exc).__name__}") from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise RetryableError(f"{method} {path}: HTTP {response.status_code}", _retry_after(response))
+        if ok404 and response.status_code == 404:
+            return None
+        _raise_for_status(response)
+        return response
+
+    def _should_stop(self, state: RetryCallState) -> bool:
+        return state.attempt_number > self.retries or not self.budget.take()
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, RetryableError) and error.retry_after is not None:
+            return error.retry_after
+        return float(_BACKOFF(state))
+
+
+def _body(payload: dict[str, Any]) -> dict[str, Any]:
+    return {name: payload[name] for name in PAYLOAD_FIELDS if name in payload}
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After as seconds or an HTTP date, capped so a confused server cannot stall a run."""
+    raw = response.headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        moment = email.utils.parsedate_to_datetime(raw) if raw else None
+        if moment is None:
+            return None
+        seconds = moment.timestamp() - time.time()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    if response.status_code < 300:
+        return
+    request = response.request
+    if 300 <= response.status_code < 400:
+        message = "unexpected redirect (not followed: it could send the API key elsewhere)"
+    else:
+        message = _api_message(response)
+    raise ApiError(request.method, request.url.path, response.status_code, message)
+
+
+def _api_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase or "error"
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])
+    return response.reason_phrase or "error"
+
+
+@contextmanager
+def connect(settings: Settings, agent_ids: set[str]) -> Iterator[SigmaMindClient]:
+    """A client for the configured API; SIGMAMIND_BASE_URL=local starts the embedded emulator."""
+    from suitesync.settings import Secret
+
+    if settings.uses_embedded_emulator:
+        from suitesync.emulator import Emulator
+
+        # The embedded emulator knows every agent the project names, and needs no key of yours.
+        state = settings.state_dir / "emulator.sqlite3"
+        with (
+            Emulator(state=state, agents=sorted(agent_ids)) as emulator,
+            SigmaMindClient(emulator.url, Secret("local")) as client,
+        ):
+            yield client
+        return
+    if settings.api_key is None:
+        raise ConfigError(f"{settings.api_key_env} is not set", hint="export your SigmaMind API key in it")
+    with SigmaMindClient(settings.base_url, settings.api_key) as client:
+        yield client

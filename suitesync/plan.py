@@ -1,0 +1,319 @@
+"""Pure planning: (desired cases, lockfile, remote state) -> Plan. No I/O; the only DeepDiff user.
+
+Cases are compared by hash (a dict lookup per case), and only the pairs that differ are diffed
+field by field, so a plan over 50k unchanged cases costs microseconds a case
+(../shared/perf-notes.md: whole-state DeepDiff would cost seconds).
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from suitesync.lockfile import LockEntry, Lockfile
+from suitesync.models import KeepPayload, RemoteCase, TestCase
+
+PLAN_VERSION = 1
+_LONG_TEXT = 80
+
+
+class Kind(enum.StrEnum):
+    """What an action does. Lock-only kinds (RENAME, RECORD) send no request."""
+
+    CREATE = "create"  # new case: POST
+    RECREATE = "recreate"  # in the lockfile, deleted remotely outside suitesync: POST again
+    UPDATE = "update"  # the suite changed: PUT the desired body
+    DRIFT = "drift"  # the remote case was edited outside suitesync: PUT the desired body back
+    REPLACE = "replace"  # the agent changed: POST on the new agent, then DELETE the old case
+    DELETE = "delete"  # gone from the suites, --prune given: DELETE
+    RENAME = "rename"  # the id changed (previousIds): the lockfile entry moves, nothing is sent
+    RECORD = "record"  # the remote already matches the suite: only the lockfile is updated
+
+    @property
+    def sends_request(self) -> bool:
+        return self not in (Kind.RENAME, Kind.RECORD)
+
+
+class NoticeKind(enum.StrEnum):
+    WOULD_DELETE = "would-delete"  # gone from the suites; deleted only with --prune
+    PROTECTED = "protected"  # gone from the suites but `protect: true`: never deleted
+    UNMANAGED = "unmanaged"  # a remote case of a managed agent that the lockfile does not know
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+    text_diff: tuple[str, ...] = ()  # unified diff lines for long text ("-old", "+new", " same")
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: Kind
+    case_id: str
+    agent_id: str
+    test_case_id: str | None = None  # the remote case acted on (update, drift, delete, replace's old one)
+    case: TestCase | None = None  # the desired case (None for deletes)
+    rename_from: str | None = None  # the lockfile key the entry moves from
+    old_agent_id: str | None = None  # replace: the agent the old case belongs to
+    changes: tuple[FieldChange, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    kind: NoticeKind
+    agent_id: str
+    test_case_id: str | None
+    case_id: str | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Assumptions:
+    """What a saved plan relied on; apply refuses the plan if any of it has changed."""
+
+    lineage: str
+    serial: int
+    suites: str  # hash of every desired (id, agent, hash, protect)
+    remote: Mapping[str, str] | None  # per agent, hash of its remote (testCaseId, hash) list
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...]
+    notices: tuple[Notice, ...]
+    unchanged: int
+    refreshed: bool
+    prune: bool
+    assumptions: Assumptions
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def has_changes(self) -> bool:
+        """Anything to do, requests or lockfile entries: what --detailed-exitcode reports as 2."""
+        return bool(self.actions)
+
+
+def build_plan(
+    desired: Sequence[TestCase],
+    lock: Lockfile,
+    remote: Mapping[str, Sequence[RemoteCase]] | None,
+    *,
+    prune: bool = False,
+) -> Plan:
+    """Classify every desired case, lockfile entry and remote case (design §6 safety rules apply:
+    only cases recorded in the lockfile are ever updated or deleted)."""
+    remote_by_id = None if remote is None else {rc.test_case_id: rc for rcs in remote.values() for rc in rcs}
+    actions: list[Action] = []
+    claimed: set[str] = set()
+    unchanged = 0
+    for case in desired:
+        key, entry = _lock_entry(case, lock)
+        if key is not None:
+            claimed.add(key)
+        action = _plan_case(case, key, entry, remote_by_id)
+        if action is None:
+            unchanged += 1
+        else:
+            actions.append(action)
+    leftover = [(k, e) for k, e in lock.cases.items() if k not in claimed]
+    deletes, notices = _plan_leftovers(leftover, prune)
+    actions.extend(deletes)
+    notices.extend(_unmanaged(remote, lock))
+    counts: dict[str, int] = {kind.value: 0 for kind in Kind}
+    for action in actions:
+        counts[action.kind.value] += 1
+    counts["unchanged"] = unchanged
+    return Plan(
+        actions=tuple(actions),
+        notices=tuple(notices),
+        unchanged=unchanged,
+        refreshed=remote is not None,
+        prune=prune,
+        assumptions=assumptions_of(desired, lock, remote),
+        counts=counts,
+    )
+
+
+def payload_needed(lock: Lockfile) -> KeepPayload:
+    """Keep a payload unless the lockfile says the case is applied and unchanged.
+
+    At 50k cases the payloads are most of a plan's memory, and a no-change plan needs none.
+    """
+
+    def keep(case_id: str, digest: str) -> bool:
+        entry = lock.cases.get(case_id)
+        return entry is None or entry.pending or entry.test_case_id is None or entry.hash != digest
+
+    return keep
+
+
+def payloads_missing(
+    desired: Sequence[TestCase], lock: Lockfile, remote: Mapping[str, Sequence[RemoteCase]]
+) -> set[str]:
+    """Ids of cases whose payload was dropped but is needed after all: the remote case drifted or went."""
+    hashes = {rc.test_case_id: rc.hash for rcs in remote.values() for rc in rcs}
+    missing = set()
+    for case in desired:
+        if case.payload_json is None:
+            tc_id = lock.cases[case.id].test_case_id
+            if hashes.get(tc_id or "") != case.hash:
+                missing.add(case.id)
+    return missing
+
+
+def _lock_entry(case: TestCase, lock: Lockfile) -> tuple[str | None, LockEntry | None]:
+    """The lockfile entry of a case: under its id, or under one of its previousIds (a rename)."""
+    entry = lock.cases.get(case.id)
+    if entry is not None:
+        return case.id, entry
+    for previous in case.previous_ids:
+        entry = lock.cases.get(previous)
+        if entry is not None:
+            return previous, entry
+    return None, None
+
+
+def _plan_case(
+    case: TestCase, key: str | None, entry: LockEntry | None, remote_by_id: Mapping[str, RemoteCase] | None
+) -> Action | None:
+    rename_from = key if key is not None and key != case.id else None
+
+    def act(
+        kind: Kind, tc_id: str | None = None, reason: str = "", changes: tuple[FieldChange, ...] = ()
+    ) -> Action:
+        old_agent = entry.agent_id if entry is not None and kind is Kind.REPLACE else None
+        return Action(kind, case.id, case.agent_id, tc_id, case, rename_from, old_agent, changes, reason)
+
+    if entry is None:
+        return act(Kind.CREATE)
+    tc_id = entry.test_case_id
+    if entry.pending or tc_id is None:
+        return act(
+            Kind.CREATE,
+            reason="an interrupted apply left this create pending: apply adopts the remote "
+            "case if it was made",
+        )
+    if entry.agent_id != case.agent_id:
+        return act(Kind.REPLACE, tc_id, reason=f"the agent changed from {entry.agent_id}")
+    if remote_by_id is None:
+        if entry.hash != case.hash:
+            return act(Kind.UPDATE, tc_id, reason="refresh to see the field changes")
+        return act(Kind.RENAME, tc_id) if rename_from else None
+    found = remote_by_id.get(tc_id)
+    if found is None:
+        return act(Kind.RECREATE, reason="deleted outside suitesync")
+    if found.hash == case.hash:
+        if entry.hash != case.hash:
+            return act(Kind.RECORD, tc_id, reason="the remote case already matches")
+        return act(Kind.RENAME, tc_id) if rename_from else None
+    changes = field_changes(found.payload, case.payload)
+    if found.hash != entry.hash:
+        return act(
+            Kind.DRIFT, tc_id, "edited outside suitesync; the plan makes it match the file again", changes
+        )
+    return act(Kind.UPDATE, tc_id, changes=changes)
+
+
+def _plan_leftovers(
+    leftover: Iterable[tuple[str, LockEntry]], prune: bool
+) -> tuple[list[Action], list[Notice]]:
+    """Lockfile entries no suite defines any more: delete (with --prune), or say why not."""
+    actions: list[Action] = []
+    notices: list[Notice] = []
+    for case_id, entry in sorted(leftover):
+        if entry.protect:
+            notices.append(Notice(NoticeKind.PROTECTED, entry.agent_id, entry.test_case_id, case_id))
+        elif prune:
+            actions.append(Action(Kind.DELETE, case_id, entry.agent_id, test_case_id=entry.test_case_id))
+        else:
+            notices.append(Notice(NoticeKind.WOULD_DELETE, entry.agent_id, entry.test_case_id, case_id))
+    return actions, notices
+
+
+def _unmanaged(remote: Mapping[str, Sequence[RemoteCase]] | None, lock: Lockfile) -> list[Notice]:
+    if remote is None:
+        return []
+    known = lock.by_test_case_id()
+    return [
+        Notice(NoticeKind.UNMANAGED, agent_id, rc.test_case_id, label=rc.payload.get("label"))
+        for agent_id in sorted(remote)
+        for rc in remote[agent_id]
+        if rc.test_case_id not in known
+    ]
+
+
+def assumptions_of(
+    desired: Sequence[TestCase], lock: Lockfile, remote: Mapping[str, Sequence[RemoteCase]] | None
+) -> Assumptions:
+    suites = _digest(f"{c.id} {c.agent_id} {c.hash} {c.protect}" for c in desired)
+    remote_hashes = None
+    if remote is not None:
+        remote_hashes = {
+            agent: _digest(f"{rc.test_case_id} {rc.hash}" for rc in cases) for agent, cases in remote.items()
+        }
+    return Assumptions(lock.lineage, lock.serial, suites, remote_hashes)
+
+
+def _digest(lines: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+
+
+# --- field-level diffs ------------------------------------------------------------------------------
+
+
+def field_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+    """What differs between two payloads, field by field; mockData by variable name."""
+    from deepdiff import DeepDiff
+    from deepdiff.helper import notpresent
+
+    before, after = _display_form(old), _display_form(new)
+    changes = []
+    for levels in DeepDiff(before, after, view="tree", threshold_to_diff_deeper=0).values():
+        for level in levels:
+            path = ".".join(str(part) for part in level.path(output_format="list"))
+            old_value = None if level.t1 is notpresent else level.t1
+            new_value = None if level.t2 is notpresent else level.t2
+            changes.append(FieldChange(path, old_value, new_value, _text_diff(old_value, new_value)))
+    if not changes and _mock_order(old) != _mock_order(new):
+        changes.append(FieldChange("mockData (order)", _mock_order(old), _mock_order(new)))
+    return tuple(sorted(changes, key=lambda change: _FIELD_ORDER.get(change.field.split(".")[0], 99)))
+
+
+_FIELD_ORDER = {
+    name: index
+    for index, name in enumerate(
+        ("label", "agentId", "llmModel", "attempt", "userPrompt", "successCriteria", "mockData")
+    )
+}
+
+
+def _display_form(payload: Mapping[str, Any]) -> dict[str, Any]:
+    shown = dict(payload)
+    shown["mockData"] = {m["variableName"]: m["value"] for m in payload.get("mockData") or []}
+    return shown
+
+
+def _mock_order(payload: Mapping[str, Any]) -> list[str]:
+    return [m["variableName"] for m in payload.get("mockData") or []]
+
+
+def _text_diff(old: Any, new: Any) -> tuple[str, ...]:
+    """Line-level diff for long or multi-line text; long lines are cut at sentence ends first."""
+    if not (isinstance(old, str) and isinstance(new, str)):
+        return ()
+    if max(len(old), len(new)) <= _LONG_TEXT and "\n" not in old + new:
+        return ()
+    lines = difflib.unified_diff(_sentences(old), _sentences(new), lineterm="", n=2)
+    return tuple(line for line in lines if not line.startswith(("---", "+++", "@@")))
+
+
+def _sentences(text: str) -> list[str]:
+    return [part for line in text.splitlines() for part in re.split(r"(?<=[.!?;])\s+", line) if part]

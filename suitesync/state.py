@@ -1,0 +1,73 @@
+"""Gather the three inputs of a plan: the desired cases (files), the lockfile, the remote state."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from suitesync.load import find_suite_files, load_files
+from suitesync.lockfile import Lockfile
+from suitesync.models import KeepPayload, RemoteCase, TestCase
+from suitesync.settings import CONFIG_NAME, Settings
+from suitesync.validate import ValidationResult, validate_files
+
+if TYPE_CHECKING:
+    from suitesync.client import SigmaMindClient
+
+
+@contextlib.contextmanager
+def bulk_work() -> Iterator[None]:
+    """Pause the cyclic GC while tens of thousands of small objects are built.
+
+    The pipeline makes no reference cycles, so reference counting frees everything; without
+    this, each collection walks every live object and per-case cost grows with project size
+    (../shared/perf-notes.md, trap 10).
+    """
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def suite_files(settings: Settings) -> list[Path]:
+    return find_suite_files(settings.root, settings.suites, exclude=[settings.root / CONFIG_NAME])
+
+
+def load_desired(
+    settings: Settings, *, keep_cases: bool = True, keep_payload: KeepPayload | None = None
+) -> ValidationResult:
+    """Every suite of the project, validated (see validate_files for the keep options)."""
+    with bulk_work():
+        files = load_files(suite_files(settings), Path.cwd())
+        return validate_files(files, settings.agents, keep_cases=keep_cases, keep_payload=keep_payload)
+
+
+def rehydrate(settings: Settings, cases: list[TestCase], ids: set[str]) -> list[TestCase]:
+    """Read again the files of the cases in `ids`, whose payloads were dropped, keeping them now."""
+    if not ids:
+        return cases
+    sources = sorted({Path.cwd() / case.source for case in cases if case.id in ids})
+    again = validate_files(load_files(sources, Path.cwd()), settings.agents)
+    fresh = {case.id: case for case in again.cases if case.id in ids}
+    return [fresh.get(case.id, case) for case in cases]
+
+
+def agents_of(result: ValidationResult, lock: Lockfile) -> set[str]:
+    """The agents a plan must look at: those the suites name and those the lockfile remembers."""
+    return {case.agent_id for case in result.cases} | {entry.agent_id for entry in lock.cases.values()}
+
+
+def refresh_remote(client: SigmaMindClient, agent_ids: Iterable[str]) -> dict[str, list[RemoteCase]]:
+    """One list call (and its pages) per agent, the agents in parallel."""
+    agents = sorted(agent_ids)
+    if not agents:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(agents))) as pool:
+        return dict(zip(agents, pool.map(client.list_cases, agents), strict=True))

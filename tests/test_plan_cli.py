@@ -1,0 +1,231 @@
+"""`suitesync plan` against the emulator, as a user runs it on a copy of the example project."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from suitesync.client import SigmaMindClient
+from suitesync.emulator import Emulator
+from suitesync.lockfile import LockEntry, read_lockfile, write_lockfile
+from suitesync.planfile import read_plan_file
+from suitesync.schema import PLAN, load_schema
+from suitesync.settings import Secret, load_settings
+from suitesync.state import load_desired
+
+from conftest import AGENT, CANARY_KEY, run_cli
+
+EXAMPLE_CASES = 13
+
+
+def sync_directly(project: Path, emulator: Emulator) -> dict[str, str]:
+    """Make the remote and the lockfile match the suites (what apply does), case id -> testCaseId."""
+    settings = load_settings(project, environ={})
+    lock = read_lockfile(settings.lockfile)
+    ids = {}
+    with SigmaMindClient(emulator.url, Secret(CANARY_KEY)) as client:
+        for case in load_desired(settings).cases:
+            made = client.create_case(case.payload)
+            lock.cases[case.id] = LockEntry(made.test_case_id, case.agent_id, case.hash)
+            ids[case.id] = made.test_case_id
+    write_lockfile(lock, settings.lockfile)
+    emulator.clear_requests()
+    return ids
+
+
+@pytest.fixture(params=["array", "paged"])
+def shape(request: pytest.FixtureRequest, emulator: Emulator) -> str:
+    """Every scenario runs against both documented list shapes."""
+    emulator.faults.reconfigure({"list_shape": request.param, "page_size": 5})
+    return str(request.param)
+
+
+def test_fresh_project_plans_every_create(project: Path, shape: str) -> None:
+    result = run_cli("plan", "--detailed-exitcode", cwd=project)
+    assert result.code == 2, result.err
+    assert result.out.startswith(f"Plan: {EXAMPLE_CASES} to create, 0 to update, 0 to delete; 0 unchanged.")
+    assert result.out.count("\n+ create ") == EXAMPLE_CASES
+
+
+def test_synced_project_has_nothing_to_do(project: Path, emulator: Emulator, shape: str) -> None:
+    sync_directly(project, emulator)
+    result = run_cli("plan", "--detailed-exitcode", cwd=project)
+    assert (result.code, result.out) == (0, f"No changes. {EXAMPLE_CASES} cases match the platform.\n")
+    gets = [r for r in emulator.requests() if r["method"] == "GET"]
+    assert {r["query"]["agentId"] for r in gets} == {AGENT, "SPIlVscbB0kkXBvZa"}
+    assert all(r["method"] == "GET" for r in emulator.requests())
+
+
+def test_editing_a_file_is_one_update_with_a_readable_diff(
+    project: Path, emulator: Emulator, shape: str
+) -> None:
+    sync_directly(project, emulator)
+    suite = project / "suites" / "support" / "billing.yaml"
+    suite.write_text(suite.read_text().replace("label: Update Payment Card", "label: Replace Payment Card"))
+    result = run_cli("plan", "--detailed-exitcode", cwd=project)
+    assert result.code == 2
+    assert "Plan: 0 to create, 1 to update, 0 to delete; 12 unchanged." in result.out
+    assert re.search(r"~ update +billing-update-card +\(tc_\w+, suites/support/billing.yaml:22", result.out)
+    assert '      label: "Update Payment Card" -> "Replace Payment Card"\n' in result.out
+
+
+def test_editing_a_prompt_shows_a_line_diff(project: Path, emulator: Emulator) -> None:
+    sync_directly(project, emulator)
+    suite = project / "suites" / "sales" / "qualification.yaml"
+    suite.write_text(suite.read_text().replace("40-person clinic", "60-person clinic"))
+    out = run_cli("plan", cwd=project).out
+    assert "      userPrompt:\n        -You are the operations manager of a 40-person clinic.\n" in out
+    assert "        +You are the operations manager of a 60-person clinic.\n" in out
+
+
+def test_editing_through_the_api_is_drift(project: Path, emulator: Emulator, shape: str) -> None:
+    ids = sync_directly(project, emulator)
+    with SigmaMindClient(emulator.url, Secret("k")) as client:
+        client.update_case(ids["sales-gatekeeper"], {"attempt": 9})
+    result = run_cli("plan", cwd=project)
+    assert "Plan: 0 to create, 1 to update, 0 to delete, 1 drifted; 12 unchanged." in result.out
+    assert "! drift    sales-gatekeeper" in result.out
+    assert (
+        "      edited outside suitesync; the plan makes it match the file again\n      attempt: 9 -> 2\n"
+        in result.out
+    )
+
+
+def test_deleting_through_the_api_is_a_recreate(project: Path, emulator: Emulator, shape: str) -> None:
+    ids = sync_directly(project, emulator)
+    with SigmaMindClient(emulator.url, Secret("k")) as client:
+        client.delete_case(ids["angry-cancellation"], AGENT)
+    out = run_cli("plan", cwd=project).out
+    assert "+ recreate angry-cancellation" in out and "deleted outside suitesync" in out
+
+
+def test_a_case_made_through_the_api_is_unmanaged(project: Path, emulator: Emulator, shape: str) -> None:
+    sync_directly(project, emulator)
+    with SigmaMindClient(emulator.url, Secret("k")) as client:
+        stranger = client.create_case(
+            {"agentId": AGENT, "userPrompt": "p", "successCriteria": "s", "label": "Made by hand"}
+        )
+    result = run_cli("plan", "--detailed-exitcode", "--prune", cwd=project)
+    assert result.code == 0  # listed, never touched: not a change
+    assert f'  unmanaged: {stranger.test_case_id} "Made by hand" on agent {AGENT}' in result.out
+
+
+def test_removed_case_is_reported_and_deleted_only_with_prune(project: Path, emulator: Emulator) -> None:
+    ids = sync_directly(project, emulator)
+    suite = project / "suites" / "sales" / "qualification.yaml"
+    text = suite.read_text()
+    suite.write_text(
+        text[: text.index("  - id: sales-not-a-fit")] + text[text.index("  - id: sales-gatekeeper") :]
+    )
+    plain = run_cli("plan", "--detailed-exitcode", cwd=project)
+    assert plain.code == 0
+    assert f"would be deleted with --prune: sales-not-a-fit ({ids['sales-not-a-fit']}" in plain.out
+    pruned = run_cli("plan", "--prune", "--detailed-exitcode", cwd=project)
+    assert pruned.code == 2 and "- delete   sales-not-a-fit" in pruned.out
+
+
+def test_json_format_matches_its_schema(project: Path, emulator: Emulator) -> None:
+    ids = sync_directly(project, emulator)
+    with SigmaMindClient(emulator.url, Secret("k")) as client:
+        client.update_case(ids["sales-gatekeeper"], {"attempt": 9})
+    document = json.loads(run_cli("plan", "--format", "json", cwd=project).out)
+    jsonschema.validate(document, load_schema(PLAN))
+    (action,) = document["actions"]
+    assert (action["kind"], action["id"], action["testCaseId"]) == (
+        "drift",
+        "sales-gatekeeper",
+        ids["sales-gatekeeper"],
+    )
+    assert action["changes"] == [{"field": "attempt", "old": 9, "new": 2, "diff": []}]
+    assert document["summary"]["unchanged"] == 12 and document["refreshed"] is True
+
+
+def test_markdown_has_the_summary_first_and_folded_diffs(project: Path, emulator: Emulator) -> None:
+    sync_directly(project, emulator)
+    suite = project / "suites" / "support" / "billing.yaml"
+    suite.write_text(suite.read_text().replace("label: Update Payment Card", "label: Replace Payment Card"))
+    out = run_cli("plan", "--format", "markdown", cwd=project).out
+    assert out.startswith("### suitesync plan\n\n**0 to create, 1 to update, 0 to delete; 12 unchanged**\n")
+    assert "| update | 1 |" in out and "| unchanged | 12 |" in out
+    assert "<details><summary><code>~</code> update <code>billing-update-card</code>" in out
+    assert '```diff\n      label: "Update Payment Card" -> "Replace Payment Card"\n```' in out
+
+
+def test_markdown_is_capped_with_a_note(project: Path) -> None:
+    import io
+
+    from suitesync.commands import make_plan
+    from suitesync.report import write_plan_markdown
+
+    plan = make_plan(load_settings(project), refresh=True, prune=False, err=io.StringIO())
+    assert plan is not None
+    full, capped = io.StringIO(), io.StringIO()
+    write_plan_markdown(plan, full)
+    write_plan_markdown(plan, capped, limit=2_000)
+    assert len(capped.getvalue()) < 2_300 < len(full.getvalue())
+    assert re.search(r"_\d+ more sections not shown \(over 2,000 characters\)", capped.getvalue())
+
+
+def test_no_refresh_makes_no_network_connection(
+    project: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sync_directly(project, emulator)
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("plan --no-refresh opened a connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    result = run_cli("plan", "--no-refresh", "--detailed-exitcode", cwd=project)
+    assert result.code == 0 and "No changes. 13 cases match the lockfile." in result.out
+
+
+def test_out_saves_a_plan_apply_can_read(project: Path, tmp_path: Path) -> None:
+    result = run_cli("plan", "--out", str(tmp_path / "plan.json"), cwd=project)
+    assert result.code == 0
+    saved = read_plan_file(tmp_path / "plan.json")
+    assert len(saved.actions) == EXAMPLE_CASES and saved.actions[0].case is not None
+    assert saved.assumptions.remote is not None
+
+
+def test_invalid_suites_are_not_planned(project: Path) -> None:
+    (project / "suites" / "broken.yaml").write_text("agent: support\ncases:\n  - id: x\n    userPrompt: p\n")
+    result = run_cli("plan", cwd=project)
+    assert result.code == 1 and result.out == ""
+    assert "suites/broken.yaml:3:5: schema-required" in result.err
+    assert "error: the suites are invalid; nothing was planned" in result.err
+
+
+def test_missing_key_and_bad_urls(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SIGMAMIND_API_KEY")
+    result = run_cli("plan", cwd=project)
+    assert (result.code, result.err) == (
+        1,
+        "error: SIGMAMIND_API_KEY is not set\nhint: export your SigmaMind API key in it\n",
+    )
+    monkeypatch.setenv("SIGMAMIND_API_KEY", CANARY_KEY)
+    monkeypatch.setenv("SIGMAMIND_BASE_URL", "http://api.example.com")
+    assert "uses http to a non-loopback host" in run_cli("plan", cwd=project).err
+
+
+def test_unreachable_api_is_one_clear_line(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGMAMIND_BASE_URL", "http://127.0.0.1:9")
+    result = run_cli("plan", cwd=project)
+    assert result.code == 1
+    assert result.err.startswith("error: GET /v1/test-cases: ConnectError")
+    assert "Traceback" not in result.err
+
+
+def test_embedded_emulator_needs_no_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import copy_examples
+
+    root = copy_examples(tmp_path / "p")
+    monkeypatch.setenv("SIGMAMIND_BASE_URL", "local")
+    monkeypatch.delenv("SIGMAMIND_API_KEY")
+    result = run_cli("plan", "--detailed-exitcode", cwd=root)
+    assert result.code == 2 and result.out.count("+ create") == EXAMPLE_CASES
+    assert (root / ".suitesync" / "emulator.sqlite3").is_file()
