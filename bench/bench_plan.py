@@ -36,7 +36,7 @@ def lock_project(root: Path, store: Store | None = None) -> None:
     lock = Lockfile.new()
     for n, case in enumerate(load_desired(settings).cases):
         tc_id = store.create_case(case.agent_id, case.payload) if store else f"tc_{n:016d}"
-        lock.cases[case.id] = LockEntry(tc_id, case.agent_id, case.hash)
+        lock.cases[case.id] = LockEntry(tc_id, case.agent_id, case.hash, protect=case.protect)
     write_lockfile(lock, settings.lockfile)
 
 

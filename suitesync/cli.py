@@ -146,6 +146,140 @@ def plan(
     return ExitCode.CHANGES if detailed_exitcode and the_plan.has_changes else ExitCode.OK
 
 
+@cli.command()
+@click.argument("planfile", required=False, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (CI). Without a terminal, required.")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=16,
+    show_default=True,
+    help="Requests in flight at once.",
+)
+@click.option(
+    "--prune", is_flag=True, help="Delete cases removed from the suites (never `protect: true` ones)."
+)
+@click.option(
+    "--max-deletes",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Refuse a plan that deletes more test cases than this.",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another apply of this project to finish.",
+)
+@click.option(
+    "--list-grace",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds list results may lag behind creates (for confirming unknown outcomes).",
+)
+@project_options
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    planfile: Path | None,
+    auto_approve: bool,
+    parallelism: int,
+    prune: bool,
+    max_deletes: int,
+    lock_timeout: float,
+    list_grace: float,
+    directory: Path | None,
+    env_name: str | None,
+) -> int:
+    """Apply the plan (or a saved PLANFILE) to the platform, concurrently and crash-safely."""
+    import threading
+
+    from suitesync.commands import ApplyOptions, apply_project
+    from suitesync.report import ApplyProgress, write_apply_summary, write_plan_text
+
+    settings = _settings(ctx, directory, env_name)
+    options = ApplyOptions(planfile, prune, parallelism, max_deletes, lock_timeout, list_grace)
+    stop = threading.Event()
+    signals = _StopOnSignal(stop)
+    color = _color(settings, sys.stdout)
+    progress = ApplyProgress(sys.stdout, sys.stderr, total=0, tty=sys.stderr.isatty(), color=color)
+
+    def show_plan(plan: Any) -> None:
+        write_plan_text(plan, sys.stdout, color=color)
+        progress.total = len(plan.actions)
+
+    def confirm(plan: Any) -> bool:
+        if auto_approve:
+            return True
+        if not sys.stdin.isatty():
+            raise SuitesyncError(
+                "refusing to apply without confirmation: standard input is not a terminal",
+                hint="pass --auto-approve to apply unattended (as in CI)",
+            )
+        return click.confirm(f"\nApply these {len(plan.actions)} changes?", default=False, err=True)
+
+    try:
+        report = apply_project(
+            settings,
+            options,
+            out=sys.stdout,
+            err=sys.stderr,
+            show_plan=show_plan,
+            confirm=confirm,
+            on_outcome=progress.outcome,
+            stop=stop,
+        )
+    finally:
+        signals.restore()
+    if report is None:
+        return ExitCode.ERROR
+    if report.outcomes or report.fatal:
+        write_apply_summary(report.outcomes, report.fatal, sys.stdout)
+    if signals.received is not None:
+        _exit_now(128 + signals.received)
+    failed = report.fatal or any(not o.ok for o in report.outcomes)
+    return ExitCode.ERROR if failed else ExitCode.OK
+
+
+class _StopOnSignal:
+    """SIGINT/SIGTERM: no new request starts and the run winds down; a second signal exits at once
+    (safe: every create in flight has a durable pending intent)."""
+
+    def __init__(self, stop: Any) -> None:
+        import signal
+
+        self.stop = stop
+        self.received: int | None = None
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if self.received is not None:
+            os._exit(128 + signum)
+        self.received = signum
+        self.stop.set()
+        click.echo(
+            "\nstopping: no new request starts; the lockfile is being saved (a second signal exits at once)",
+            err=True,
+        )
+
+    def restore(self) -> None:
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _exit_now(code: int) -> None:
+    """After an interrupted apply: the lockfile is saved, so leave without waiting for requests
+    still in flight (their threads would hold the interpreter until their timeouts)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def _color(settings: Any, stream: Any) -> bool:
     """Colour only on a terminal, and never with NO_COLOR (https://no-color.org)."""
     return bool(stream.isatty()) and not settings.no_color

@@ -53,6 +53,10 @@ class OutcomeUnknownError(SuitesyncError):
     """A create may or may not have happened: the caller must look before trying again."""
 
 
+class StopRequestedError(SuitesyncError):
+    """The run was asked to stop (a signal): no new request starts."""
+
+
 class RetryBudget:
     """How many retries a whole run may spend, across threads; a failing server ends the run."""
 
@@ -122,12 +126,15 @@ class SigmaMindClient:
         max_connections: int = 32,
         retries: int = 4,
         budget: RetryBudget | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url)
         self.retries = retries
         self.budget = budget or RetryBudget(200)
-        self._sleep = sleep
+        self.stop = stop or threading.Event()
+        # Waiting between retries ends early when the run is stopped.
+        self._sleep: Callable[[float], None] = sleep or self._pause
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         # follow_redirects=False: a redirect could carry the key to another origin.
         self._http = httpx.Client(
@@ -164,6 +171,7 @@ class SigmaMindClient:
 
     def create_case(self, payload: dict[str, Any]) -> RemoteCase:
         """POST once. Anything but a clear answer raises OutcomeUnknownError: the case may exist."""
+        self._check_stop()
         try:
             response = self._http.post("/v1/test-cases", json=_body(payload))
         except httpx.TransportError as exc:
@@ -190,6 +198,7 @@ class SigmaMindClient:
     # --- batch runs -----------------------------------------------------------------------------
 
     def create_batch(self, agent_id: str, test_case_ids: list[str]) -> dict[str, Any]:
+        self._check_stop()
         try:
             response = self._http.post(
                 "/v1/batch-runs", json={"agentId": agent_id, "testCases": test_case_ids}
@@ -241,7 +250,15 @@ class SigmaMindClient:
                 return self._send(method, path, ok404, **kwargs)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _pause(self, seconds: float) -> None:
+        self.stop.wait(seconds)
+
+    def _check_stop(self) -> None:
+        if self.stop.is_set():
+            raise StopRequestedError("stopped before sending the request")
+
     def _send(self, method: str, path: str, ok404: bool, **kwargs: Any) -> httpx.Response | None:
+        self._check_stop()
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -304,7 +321,7 @@ def _api_message(response: httpx.Response) -> str:
 
 
 @contextmanager
-def connect(settings: Settings, agent_ids: set[str]) -> Iterator[SigmaMindClient]:
+def connect(settings: Settings, agent_ids: set[str], **options: Any) -> Iterator[SigmaMindClient]:
     """A client for the configured API; SIGMAMIND_BASE_URL=local starts the embedded emulator."""
     from suitesync.settings import Secret
 
@@ -315,11 +332,11 @@ def connect(settings: Settings, agent_ids: set[str]) -> Iterator[SigmaMindClient
         state = settings.state_dir / "emulator.sqlite3"
         with (
             Emulator(state=state, agents=sorted(agent_ids)) as emulator,
-            SigmaMindClient(emulator.url, Secret("local")) as client,
+            SigmaMindClient(emulator.url, Secret("local"), **options) as client,
         ):
             yield client
         return
     if settings.api_key is None:
         raise ConfigError(f"{settings.api_key_env} is not set", hint="export your SigmaMind API key in it")
-    with SigmaMindClient(settings.base_url, settings.api_key) as client:
+    with SigmaMindClient(settings.base_url, settings.api_key, **options) as client:
         yield client

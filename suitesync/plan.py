@@ -11,7 +11,7 @@ import difflib
 import enum
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,20 +206,31 @@ def _plan_case(
     if remote_by_id is None:
         if entry.hash != case.hash:
             return act(Kind.UPDATE, tc_id, reason="refresh to see the field changes")
-        return act(Kind.RENAME, tc_id) if rename_from else None
+        return _lock_only(act, entry, case, tc_id)
     found = remote_by_id.get(tc_id)
     if found is None:
         return act(Kind.RECREATE, reason="deleted outside suitesync")
     if found.hash == case.hash:
         if entry.hash != case.hash:
             return act(Kind.RECORD, tc_id, reason="the remote case already matches")
-        return act(Kind.RENAME, tc_id) if rename_from else None
+        return _lock_only(act, entry, case, tc_id)
     changes = field_changes(found.payload, case.payload)
     if found.hash != entry.hash:
         return act(
             Kind.DRIFT, tc_id, "edited outside suitesync; the plan makes it match the file again", changes
         )
     return act(Kind.UPDATE, tc_id, changes=changes)
+
+
+def _lock_only(act: Callable[..., Action], entry: LockEntry, case: TestCase, tc_id: str) -> Action | None:
+    """Nothing to send: a rename moves the entry; a changed `protect` is recorded."""
+    action: Action = act(Kind.RENAME, tc_id)
+    if action.rename_from:
+        return action
+    if entry.protect != case.protect:
+        record: Action = act(Kind.RECORD, tc_id, reason=f"protect is now {str(case.protect).lower()}")
+        return record
+    return None
 
 
 def _plan_leftovers(
@@ -253,17 +264,31 @@ def _unmanaged(remote: Mapping[str, Sequence[RemoteCase]] | None, lock: Lockfile
 def assumptions_of(
     desired: Sequence[TestCase], lock: Lockfile, remote: Mapping[str, Sequence[RemoteCase]] | None
 ) -> Assumptions:
-    suites = _digest(f"{c.id} {c.agent_id} {c.hash} {c.protect}" for c in desired)
+    suites = _digest(f"{c.id} {c.agent_id} {c.hash} {c.protect}" for c in sorted(desired, key=_by_id))
     remote_hashes = None
     if remote is not None:
         remote_hashes = {
-            agent: _digest(f"{rc.test_case_id} {rc.hash}" for rc in cases) for agent, cases in remote.items()
+            agent: _digest(f"{rc.test_case_id} {rc.hash}" for rc in sorted(cases, key=_by_remote_id))
+            for agent, cases in remote.items()
         }
-    return Assumptions(lock.lineage, lock.serial, suites, remote_hashes)
+    return Assumptions(lock.identity, lock.serial, suites, remote_hashes)
+
+
+def _by_id(case: TestCase) -> str:
+    return case.id
+
+
+def _by_remote_id(case: RemoteCase) -> str:
+    return case.test_case_id
 
 
 def _digest(lines: Iterable[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+    """Hash of the lines, fed one at a time: no 50k-line string is ever built."""
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
 
 
 # --- field-level diffs ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from suitesync.errors import SuitesyncError
-from suitesync.models import new_test_case
+from suitesync.models import TestCase, new_test_case
 from suitesync.plan import PLAN_VERSION, Action, Assumptions, FieldChange, Kind, Notice, NoticeKind, Plan
 
 
@@ -50,7 +50,7 @@ def _action(action: Action) -> dict[str, Any]:
         "hash": case.hash if case else None,
         "protect": case.protect if case else False,
         "previousIds": list(case.previous_ids) if case else [],
-        "payload": case.payload if case else None,
+        "payload": case.payload if case and case.payload_json is not None else None,
         "changes": [
             {"field": c.field, "old": c.old, "new": c.new, "diff": list(c.text_diff)} for c in action.changes
         ],
@@ -112,17 +112,18 @@ def _plan(document: dict[str, Any]) -> Plan:
 
 def _read_action(raw: dict[str, Any]) -> Action:
     case = None
+    details: dict[str, Any] = {
+        "previous_ids": tuple(raw["previousIds"]),
+        "protect": raw["protect"],
+        "source": raw["source"] or "",
+        "line": raw["line"] or 0,
+    }
     if raw["payload"] is not None:
-        case = new_test_case(
-            raw["id"],
-            raw["payload"],
-            previous_ids=tuple(raw["previousIds"]),
-            protect=raw["protect"],
-            source=raw["source"] or "",
-            line=raw["line"] or 0,
-        )
+        case = new_test_case(raw["id"], raw["payload"], **details)
         if case.hash != raw["hash"]:
             raise ValueError(f"the payload of {raw['id']} does not match its hash")
+    elif raw["hash"] is not None:  # a lockfile-only action: its payload was not needed
+        case = TestCase(raw["id"], raw["agentId"], None, raw["hash"], **details)
     changes = tuple(FieldChange(c["field"], c["old"], c["new"], tuple(c["diff"])) for c in raw["changes"])
     return Action(
         Kind(raw["kind"]),

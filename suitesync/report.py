@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from suitesync.plan import Action, FieldChange, Kind, Notice, NoticeKind, Plan
 from suitesync.validate import ValidationResult
+
+if TYPE_CHECKING:
+    from suitesync.apply import Outcome
 
 VALIDATE_JSON_VERSION = 1
 
@@ -184,3 +187,57 @@ def _action_markdown(action: Action) -> str:
 
 def _notices_markdown(notices: tuple[Notice, ...]) -> str:
     return "\n**Not touched**\n\n" + "".join(f"- {_notice_text(n)}\n" for n in notices)
+
+
+# --- apply ----------------------------------------------------------------------------------------
+
+OUTCOME_SYMBOLS = {
+    "created": ("+", "green"),
+    "adopted": ("+", "green"),
+    "updated": ("~", "yellow"),
+    "deleted": ("-", "red"),
+    "replaced": ("-/+", "red"),
+    "renamed": (">", "cyan"),
+    "recorded": ("=", "cyan"),
+    "failed": ("x", "red"),
+    "skipped": (".", "white"),
+}
+
+
+class ApplyProgress:
+    """One line per finished action (what CI logs get); on a terminal, also a live counter."""
+
+    def __init__(self, out: TextIO, err: TextIO, *, total: int, tty: bool, color: bool) -> None:
+        self.out, self.err = out, err
+        self.total, self.tty, self.color = total, tty, color
+        self.done = 0
+
+    def outcome(self, outcome: Outcome) -> None:
+        if self.done == 0:
+            self.out.write("\n")  # set the outcomes apart from the plan above them
+        self.done += 1
+        symbol, fg = OUTCOME_SYMBOLS[outcome.status]
+        text = f"{symbol} {outcome.status:<9} {outcome.action.case_id}"
+        if outcome.test_case_id:
+            text += f"  {outcome.test_case_id}"
+        if outcome.error:
+            text += f": {outcome.error}"
+        if self.tty:
+            self.err.write("\r\033[K")
+        self.out.write((click.style(text, fg=fg) if self.color else text) + "\n")
+        self.out.flush()
+        if self.tty and self.done < self.total:
+            self.err.write(f"[{self.done}/{self.total}] applying...")
+            self.err.flush()
+
+
+def write_apply_summary(outcomes: list[Outcome], fatal: str | None, out: TextIO) -> None:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    parts = [f"{count} {status}" for status, count in sorted(counts.items())]
+    failed = counts.get("failed", 0) + counts.get("skipped", 0)
+    head = "Apply complete" if not failed and not fatal else "Apply incomplete"
+    out.write(f"\n{head}: {', '.join(parts) or 'nothing to do'}.\n")
+    if fatal:
+        out.write(f"stopped: {fatal}\n")

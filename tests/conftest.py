@@ -107,3 +107,43 @@ def project(tmp_path: Path, emulator: object, monkeypatch: pytest.MonkeyPatch) -
         emulator.store.add_agent(agent)  # type: ignore[attr-defined]
     monkeypatch.setenv("SIGMAMIND_BASE_URL", emulator.url)  # type: ignore[attr-defined]
     return root
+
+
+def write_project(root: Path, cases: int, per_file: int = 20, agent: str = AGENT) -> Path:
+    """A generated project of `cases` cases (ids case-0000 ...), `per_file` to a suite file."""
+    (root / "suites").mkdir(parents=True, exist_ok=True)
+    (root / "suitesync.yaml").write_text(f"agents: {{main: {agent}}}\n")
+    for start in range(0, cases, per_file):
+        body = "".join(
+            f"  - id: case-{n:04d}\n    userPrompt: You are customer number {n}.\n"
+            f'    successCriteria: The agent helps customer {n}.\n    mockData:\n      n: "{n}"\n'
+            for n in range(start, min(start + per_file, cases))
+        )
+        (root / "suites" / f"s{start // per_file:03d}.yaml").write_text(f"agent: main\ncases:\n{body}")
+    return root
+
+
+def remote_state(emulator: object) -> dict[str, str]:
+    """testCaseId -> payload hash of every remote case of every agent, read straight from the store."""
+    from suitesync.client import remote_case
+
+    store = emulator.store  # type: ignore[attr-defined]
+    api = emulator.api  # type: ignore[attr-defined]
+    documents = [
+        api.case_object(tc_id, agent["agent_id"], body)
+        for agent in store.agents()
+        for tc_id, body in store.cases(agent["agent_id"], float("inf"))
+    ]
+    return {doc["testCaseId"]: remote_case(doc).hash for doc in documents}
+
+
+def assert_converged(emulator: object, project: Path, expected_cases: int) -> None:
+    """Exactly one remote case per desired case, each in the lockfile with its content."""
+    from suitesync.lockfile import read_lockfile
+
+    remote = remote_state(emulator)
+    lock = read_lockfile(project / "suitesync.lock")
+    assert len(remote) == expected_cases, f"{len(remote)} remote cases for {expected_cases} desired"
+    assert len(lock.cases) == expected_cases
+    assert all(not entry.pending for entry in lock.cases.values())
+    assert {e.test_case_id: e.hash for e in lock.cases.values()} == remote

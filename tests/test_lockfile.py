@@ -16,8 +16,10 @@ HASH = "a" * 64
 
 def sample() -> Lockfile:
     lock = Lockfile("0123456789abcdef0123456789abcdef", 3)
-    lock.cases["b-case"] = LockEntry("tc_2", "AgentX", HASH, source="suites/b.yaml", applied_serial=3)
-    lock.cases["a-case"] = LockEntry(None, "AgentX", HASH, pending=True, protect=True)
+    lock.cases["b-case"] = LockEntry("tc_2", "AgentX", HASH, applied_serial=3)
+    lock.cases["a-case"] = LockEntry(
+        None, "AgentX", HASH, pending=True, pending_since=1790000000.25, protect=True
+    )
     return lock
 
 

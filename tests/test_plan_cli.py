@@ -31,7 +31,7 @@ def sync_directly(project: Path, emulator: Emulator) -> dict[str, str]:
     with SigmaMindClient(emulator.url, Secret(CANARY_KEY)) as client:
         for case in load_desired(settings).cases:
             made = client.create_case(case.payload)
-            lock.cases[case.id] = LockEntry(made.test_case_id, case.agent_id, case.hash)
+            lock.cases[case.id] = LockEntry(made.test_case_id, case.agent_id, case.hash, protect=case.protect)
             ids[case.id] = made.test_case_id
     write_lockfile(lock, settings.lockfile)
     emulator.clear_requests()

@@ -118,11 +118,12 @@ class Emulator:
         with self._log_lock:
             self._log.clear()
 
-    def record(self, method: str, path: str, query: dict[str, str], status: int) -> None:
+    def record(self, method: str, path: str, query: dict[str, str], status: int, started: float) -> None:
+        """Log a /v1 request: when it arrived (`started`) and when it was answered (`time`)."""
+        entry = {"method": method, "path": path, "query": query, "status": status}
+        entry.update(started=started, time=time.time())
         with self._log_lock:
-            self._log.append(
-                {"method": method, "path": path, "query": query, "status": status, "time": time.time()}
-            )
+            self._log.append(entry)
 
     def reset(self) -> None:
         self.store.reset()
@@ -175,6 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _serve_api(self, path: str, query: dict[str, str], raw: bytes) -> None:
+        started = time.time()
         emulator = self.server.emulator
         delay = emulator.faults.delay_seconds()
         if delay:
@@ -186,7 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
             and path == "/v1/test-cases"
             and emulator.faults.drop_after_create()
         )
-        emulator.record(self.command, path, query, 0 if dropped else reply.status)
+        emulator.record(self.command, path, query, 0 if dropped else reply.status, started)
         if dropped:
             self._drop_connection()
         else:

@@ -1,0 +1,418 @@
+"""Execute a Plan against the API concurrently and crash-safely (design §6).
+
+The rules that make it safe whatever the network or the CI runner does:
+- every create is preceded by a durable `pending` intent in the lockfile (all of a run's intents
+  are written at once, before the first request);
+- a create whose outcome is unknown (timeout, dropped connection, 5xx) is never simply sent
+  again: the agent's cases are listed until the list grace period has passed, and a case with
+  the same content is adopted; only when none appears is the create sent again, a few times at
+  most, after which the run stops rather than risk a duplicate;
+- pending intents found at the start of a run (a crash or a kill left them) are settled the same
+  way before anything else;
+- the lockfile is written by one thread that batches the changes of all workers (group commit),
+  each write atomic, so throughput does not depend on fsync.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from suitesync.client import (
+    OutcomeUnknownError,
+    RetryableError,
+    SigmaMindClient,
+    StopRequestedError,
+)
+from suitesync.errors import SuitesyncError
+from suitesync.lockfile import LockEntry, Lockfile, write_lockfile
+from suitesync.models import RemoteCase, TestCase
+from suitesync.plan import Action, Kind, Plan
+
+WRITE_INTERVAL_SECONDS = 0.1  # between lockfile writes that nobody waits for
+CREATE_ATTEMPTS = 3  # sends of one create whose outcome stays unknown, before the run stops
+LIST_POLL_SECONDS = 0.25
+
+
+class ApplyStopped(SuitesyncError):
+    """The run cannot go on safely (a create could not be confirmed, the API keeps failing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    action: Action
+    status: str  # created, adopted, updated, deleted, replaced, renamed, recorded, failed, skipped
+    test_case_id: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status not in ("failed", "skipped")
+
+
+class LockState:
+    """The lockfile while an apply changes it from many threads; one writer thread saves it.
+
+    `update` never blocks on disk unless `durable=True`, which waits until a write containing the
+    change has been renamed into place. Writes are atomic (see write_lockfile).
+    """
+
+    def __init__(self, lock: Lockfile, path: Path, backup_dir: Path | None) -> None:
+        self.lock = lock.copy()
+        self.path = path
+        self.backup_dir = backup_dir
+        self._cond = threading.Condition()
+        self._version = 0  # changes made
+        self._written = 0  # changes on disk
+        self._urgent = 0  # the newest change somebody waits to see on disk
+        self._closed = False
+        self._error: BaseException | None = None
+        self._claimed = {e.test_case_id for e in lock.cases.values() if e.test_case_id}
+        self._writer = threading.Thread(target=self._write_loop, name="lockfile-writer", daemon=True)
+        self._writer.start()
+
+    def entry(self, case_id: str) -> LockEntry | None:
+        with self._cond:
+            return self.lock.cases.get(case_id)
+
+    def update(self, changes: dict[str, LockEntry | None], *, durable: bool = False) -> None:
+        with self._cond:
+            for case_id, entry in changes.items():
+                old = self.lock.cases.pop(case_id, None)
+                if old is not None and old.test_case_id:
+                    self._claimed.discard(old.test_case_id)
+                if entry is not None:
+                    self.lock.cases[case_id] = entry
+                    if entry.test_case_id:
+                        self._claimed.add(entry.test_case_id)
+            self._version += 1
+            target = self._version
+            if durable:
+                self._urgent = target
+            self._cond.notify_all()
+            if durable:
+                self._wait_written(target)
+
+    def adopt(self, case_id: str, entry: LockEntry) -> bool:
+        """Record `entry` unless its remote case already belongs to another case (atomic)."""
+        with self._cond:
+            if entry.test_case_id in self._claimed:
+                return False
+        self.update({case_id: entry})
+        return True
+
+    def claimed(self) -> set[str]:
+        with self._cond:
+            return set(self._claimed)
+
+    def flush(self) -> None:
+        with self._cond:
+            self._urgent = self._version
+            self._cond.notify_all()
+            self._wait_written(self._version)
+
+    def close(self) -> None:
+        self.flush()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._writer.join()
+
+    def _wait_written(self, target: int) -> None:
+        while self._written < target and self._error is None:
+            self._cond.wait()
+        if self._error is not None:
+            raise SuitesyncError(f"cannot write the lockfile {self.path}: {self._error}") from self._error
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._written == self._version and not self._closed:
+                    self._cond.wait()
+                if self._written == self._version:
+                    return
+                # Changes nobody waits for are batched for a moment: each write renders the
+                # whole file, and confirmations need no durability (pending intents cover them).
+                if self._urgent <= self._written and not self._closed:
+                    self._cond.wait_for(
+                        lambda: self._urgent > self._written or self._closed, WRITE_INTERVAL_SECONDS
+                    )
+                target = self._version
+                self.lock.serial += 1
+                snapshot = Lockfile(self.lock.lineage, self.lock.serial, dict(self.lock.cases))
+            try:
+                write_lockfile(snapshot, self.path, self.backup_dir)
+            except OSError as exc:  # a full disk, say: every waiter hears of it
+                with self._cond:
+                    self._error = exc
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self._written = target
+                self._cond.notify_all()
+
+
+class Reconciler:
+    """Finds a remote case by content, sharing list calls between the threads that wait for one."""
+
+    def __init__(
+        self, client: SigmaMindClient, state: LockState, grace: float, stop: threading.Event
+    ) -> None:
+        self.client = client
+        self.state = state
+        self.grace = grace
+        self.stop = stop
+        self._locks: dict[str, threading.Lock] = {}
+        self._listings: dict[str, tuple[float, list[RemoteCase]]] = {}
+        self._guard = threading.Lock()
+
+    def find(self, agent_id: str, digest: str, since: float) -> RemoteCase | None:
+        """A case of `agent_id` with this content that no other case owns.
+
+        A create sent at `since` shows in every list call started after `since + grace` (the grace
+        covers server processing and list lag), so None is answered only after such a call.
+        Waiting threads share list calls: one started within the last poll interval will do.
+        """
+        deadline = since + self.grace
+        while True:
+            now = time.time()
+            listed_at, listing = self._listing(agent_id, fresher_than=min(now - LIST_POLL_SECONDS, deadline))
+            claimed = self.state.claimed()
+            for remote in listing:
+                if remote.hash == digest and remote.test_case_id not in claimed:
+                    return remote
+            if listed_at >= deadline or self.stop.is_set():
+                return None
+            self.stop.wait(min(LIST_POLL_SECONDS, max(0.01, deadline - time.time())))
+
+    def _listing(self, agent_id: str, fresher_than: float) -> tuple[float, list[RemoteCase]]:
+        with self._guard:
+            lock = self._locks.setdefault(agent_id, threading.Lock())
+        with lock:  # one list call at a time per agent; later askers reuse a fresh enough one
+            cached = self._listings.get(agent_id)
+            if cached is not None and cached[0] >= fresher_than:
+                return cached
+            started = time.time()
+            listing = (started, self.client.list_cases(agent_id))
+            self._listings[agent_id] = listing
+            return listing
+
+
+class Applier:
+    """Runs a plan's actions with up to `parallelism` requests in flight."""
+
+    def __init__(
+        self,
+        client: SigmaMindClient,
+        state: LockState,
+        *,
+        parallelism: int,
+        list_grace: float,
+        stop: threading.Event,
+        on_outcome: Callable[[Outcome], None],
+    ) -> None:
+        self.client = client
+        self.state = state
+        self.parallelism = parallelism
+        self.stop = stop
+        self.on_outcome = on_outcome
+        self.reconciler = Reconciler(client, state, list_grace, stop)
+        self.apply_serial = state.lock.serial + 1  # marks what this run created or updated
+        self.fatal: str | None = None
+        self._outcomes: list[Outcome] = []
+        self._outcomes_lock = threading.Lock()
+
+    def run(self, plan: Plan, stop_grace: float = 3.0) -> list[Outcome]:
+        """Execute every action; returns the outcomes. Stops starting actions once `stop` is set."""
+        requests = [a for a in plan.actions if a.kind.sends_request]
+        for action in plan.actions:
+            if not action.kind.sends_request:
+                self._finish(self._lock_only(action))
+        creates = [a for a in requests if a.kind in (Kind.CREATE, Kind.RECREATE)]
+        creates = self._settle_pending(creates)
+        self._record_intents(creates)
+        todo = [a for a in requests if a.kind not in (Kind.CREATE, Kind.RECREATE)] + creates
+        self._execute_all(todo, stop_grace)
+        return self._outcomes
+
+    # --- orchestration ------------------------------------------------------------------------
+
+    def _execute_all(self, actions: list[Action], stop_grace: float) -> None:
+        """Workers take actions from a queue and hand back outcomes on another: the main thread
+        only reads results (waiting on a set of futures would cost O(n) per completion)."""
+        todo: queue.SimpleQueue[Action] = queue.SimpleQueue()
+        for action in actions:
+            todo.put(action)
+        results: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+
+        def work() -> None:
+            while not self.stop.is_set():
+                try:
+                    action = todo.get_nowait()
+                except queue.Empty:
+                    return
+                results.put(self._guarded(action))
+
+        # Daemon threads: a request stuck past a stop must not keep the process alive.
+        workers = [
+            threading.Thread(target=work, name=f"apply-{n}", daemon=True) for n in range(self.parallelism)
+        ]
+        for worker in workers[: len(actions)]:
+            worker.start()
+        received, stopped_at = 0, None
+        while received < len(actions):
+            try:
+                self._finish(results.get(timeout=0.1))
+                received += 1
+            except queue.Empty:
+                if self.stop.is_set():
+                    stopped_at = stopped_at or time.monotonic()
+                    idle = not any(worker.is_alive() for worker in workers)
+                    if idle or time.monotonic() - stopped_at > stop_grace:
+                        break  # what is still in flight is left to its timeout
+        while True:  # the actions no worker took
+            try:
+                self._finish(Outcome(todo.get_nowait(), "skipped", error="stopped before it started"))
+            except queue.Empty:
+                return
+
+    def _guarded(self, action: Action) -> Outcome:
+        if self.stop.is_set():
+            return Outcome(action, "skipped", error="stopped before it started")
+        try:
+            return self._execute(action)
+        except StopRequestedError:
+            return Outcome(action, "skipped", error="stopped before it started")
+        except RetryableError as exc:
+            if self.client.budget.left <= 0:
+                self.fatal = f"the API kept failing and the run's retry budget is spent ({exc})"
+                self.stop.set()
+            return Outcome(action, "failed", error=str(exc))
+        except ApplyStopped as exc:
+            self.fatal = str(exc)
+            self.stop.set()
+            return Outcome(action, "failed", error=str(exc))
+        except SuitesyncError as exc:
+            return Outcome(action, "failed", error=str(exc))
+
+    def _finish(self, outcome: Outcome) -> None:
+        with self._outcomes_lock:
+            self._outcomes.append(outcome)
+        self.on_outcome(outcome)
+
+    # --- creates: intents, settling, reconciling --------------------------------------------
+
+    def _settle_pending(self, creates: list[Action]) -> list[Action]:
+        """Creates left pending by an earlier run: adopt what they made, keep the rest to create."""
+        remaining = []
+        for action in creates:
+            entry = self.state.entry(action.case_id)
+            case = action.case
+            assert case is not None
+            if entry is None or not entry.pending or entry.hash != case.hash:
+                remaining.append(action)
+                continue
+            found = self.reconciler.find(case.agent_id, case.hash, since=entry.pending_since or 0.0)
+            if found is not None and self.state.adopt(action.case_id, self._entry(case, found.test_case_id)):
+                self._finish(Outcome(action, "adopted", found.test_case_id))
+            else:
+                remaining.append(action)
+        return remaining
+
+    def _record_intents(self, creates: Iterable[Action]) -> None:
+        now = time.time()
+        intents: dict[str, LockEntry | None] = {}
+        for action in creates:
+            case = action.case
+            assert case is not None
+            intents[action.case_id] = LockEntry(
+                None, case.agent_id, case.hash, pending=True, pending_since=now, protect=case.protect
+            )
+            if action.rename_from:
+                intents[action.rename_from] = None
+        if intents:
+            self.state.update(intents, durable=True)
+
+    def _create(self, action: Action) -> Outcome:
+        case = action.case
+        assert case is not None
+        for _attempt in range(CREATE_ATTEMPTS):
+            sent_at = time.time()
+            try:
+                made = self._post_with_rate_limit(case)
+            except OutcomeUnknownError:
+                found = self.reconciler.find(case.agent_id, case.hash, since=sent_at)
+                if found is not None and self.state.adopt(
+                    action.case_id, self._entry(case, found.test_case_id)
+                ):
+                    return Outcome(action, "adopted", found.test_case_id)
+                if self.stop.is_set():
+                    raise StopRequestedError("stopped while confirming a create") from None
+                continue  # not listed after the grace period: it was not made; send it again
+            self.state.update({action.case_id: self._entry(case, made.test_case_id)})
+            return Outcome(action, "created", made.test_case_id)
+        raise ApplyStopped(
+            f"could not confirm the create of {action.case_id} after {CREATE_ATTEMPTS} attempts; "
+            "stopping rather than risk a duplicate (run apply again: it settles pending creates first)"
+        )
+
+    def _post_with_rate_limit(self, case: TestCase) -> RemoteCase:
+        """A 429 means the create was refused before any work: waiting and sending again is safe."""
+        while True:
+            try:
+                return self.client.create_case(case.payload)
+            except RetryableError as exc:
+                if not self.client.budget.take():
+                    raise
+                self.stop.wait(exc.retry_after if exc.retry_after is not None else 1.0)
+
+    # --- the other kinds ----------------------------------------------------------------------
+
+    def _execute(self, action: Action) -> Outcome:
+        case = action.case
+        if action.kind in (Kind.CREATE, Kind.RECREATE):
+            return self._create(action)
+        if action.kind in (Kind.UPDATE, Kind.DRIFT):
+            assert case is not None and action.test_case_id is not None
+            self.client.update_case(action.test_case_id, case.payload)
+            changes: dict[str, LockEntry | None] = {action.case_id: self._entry(case, action.test_case_id)}
+            if action.rename_from:
+                changes[action.rename_from] = None
+            self.state.update(changes)
+            return Outcome(action, "updated", action.test_case_id)
+        if action.kind is Kind.DELETE:
+            assert action.test_case_id is not None
+            self.client.delete_case(action.test_case_id, action.agent_id)
+            self.state.update({action.case_id: None})
+            return Outcome(action, "deleted", action.test_case_id)
+        if action.kind is Kind.REPLACE:
+            return self._replace(action)
+        raise AssertionError(f"not a request: {action.kind}")
+
+    def _replace(self, action: Action) -> Outcome:
+        """Delete the old case first: a crash in between leaves a plan that replaces again."""
+        assert action.test_case_id is not None and action.old_agent_id is not None and action.case is not None
+        self.client.delete_case(action.test_case_id, action.old_agent_id)
+        self._record_intents([action])
+        outcome = self._create(action)
+        return replace(outcome, status="replaced") if outcome.status == "created" else outcome
+
+    def _lock_only(self, action: Action) -> Outcome:
+        case = action.case
+        assert case is not None and action.test_case_id is not None
+        changes: dict[str, LockEntry | None] = {
+            action.case_id: self._entry(case, action.test_case_id, touched=False)
+        }
+        if action.rename_from:
+            changes[action.rename_from] = None
+        self.state.update(changes)
+        return Outcome(action, "renamed" if action.kind is Kind.RENAME else "recorded", action.test_case_id)
+
+    def _entry(self, case: TestCase, test_case_id: str, *, touched: bool = True) -> LockEntry:
+        previous = self.state.entry(case.id)
+        serial = self.apply_serial if touched else (previous.applied_serial if previous else None)
+        return LockEntry(test_case_id, case.agent_id, case.hash, protect=case.protect, applied_serial=serial)

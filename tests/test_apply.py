@@ -1,0 +1,229 @@
+"""`suitesync apply` against the emulator: writes, safety refusals, faults, saved plans, locking."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from suitesync.emulator import Emulator
+
+from conftest import assert_converged, run_cli, write_project
+
+WRITES = {"POST", "PUT", "DELETE", "PATCH"}
+
+
+def writes(emulator: Emulator) -> list[tuple[str, str]]:
+    return [(r["method"], r["path"]) for r in emulator.requests() if r["method"] in WRITES]
+
+
+def test_apply_creates_then_nothing_is_left_to_do(project: Path, emulator: Emulator) -> None:
+    result = run_cli("apply", "--auto-approve", cwd=project)
+    assert result.code == 0, result.err
+    assert result.out.count("\n+ created   ") == 13
+    assert result.out.endswith("\nApply complete: 13 created.\n")
+    assert_converged(emulator, project, 13)
+    plan = run_cli("plan", "--detailed-exitcode", cwd=project)
+    assert plan.code == 0, plan.out
+
+
+def test_second_apply_sends_no_write_and_keeps_the_lockfile_byte_identical(
+    project: Path, emulator: Emulator
+) -> None:
+    assert run_cli("apply", "--auto-approve", cwd=project).code == 0
+    before = (project / "suitesync.lock").read_bytes()
+    emulator.clear_requests()
+    result = run_cli("apply", "--auto-approve", cwd=project)
+    assert (result.code, result.out) == (0, "No changes. 13 cases match the platform.\n")
+    assert writes(emulator) == []
+    assert (project / "suitesync.lock").read_bytes() == before
+
+
+def test_without_a_terminal_apply_needs_auto_approve(project: Path, emulator: Emulator) -> None:
+    result = run_cli("apply", cwd=project)
+    assert result.code == 1
+    assert "error: refusing to apply without confirmation: standard input is not a terminal" in result.err
+    assert "hint: pass --auto-approve" in result.err
+    assert writes(emulator) == [] and not (project / "suitesync.lock").exists()
+
+
+def test_update_delete_and_the_delete_limit(project: Path, emulator: Emulator) -> None:
+    assert run_cli("apply", "--auto-approve", cwd=project).code == 0
+    suite = project / "suites" / "sales" / "qualification.yaml"
+    text = suite.read_text().replace("40-person clinic", "60-person clinic")
+    suite.write_text(
+        text[: text.index("  - id: sales-not-a-fit")] + text[text.index("  - id: sales-gatekeeper") :]
+    )
+    emulator.clear_requests()
+    kept = run_cli("apply", "--auto-approve", cwd=project)
+    assert kept.code == 0 and "would be deleted with --prune: sales-not-a-fit" in kept.out
+    assert [m for m, _ in writes(emulator)] == ["PUT"]
+    emulator.clear_requests()
+    refused = run_cli("apply", "--auto-approve", "--prune", "--max-deletes", "0", cwd=project)
+    assert refused.code == 1 and "the plan deletes 1 test cases, more than --max-deletes 0" in refused.err
+    assert writes(emulator) == []
+    pruned = run_cli("apply", "--auto-approve", "--prune", cwd=project)
+    assert pruned.code == 0 and "- deleted   sales-not-a-fit" in pruned.out
+    assert [m for m, _ in writes(emulator)] == ["DELETE"]
+    assert_converged(emulator, project, 12)
+
+
+def test_requests_overlap_up_to_the_parallelism(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = write_project(tmp_path / "p", 24)
+    monkeypatch.setenv("SIGMAMIND_BASE_URL", emulator.url)
+    emulator.faults.reconfigure({"latency_ms": 100})
+    assert run_cli("apply", "--auto-approve", "--parallelism", "6", cwd=project).code == 0
+    posts = [r for r in emulator.requests() if r["method"] == "POST"]
+    overlap = max(sum(1 for o in posts if o["started"] <= r["started"] < o["time"]) for r in posts)
+    assert overlap == 6
+
+
+def test_converges_under_5xx_429_and_dropped_creates(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = write_project(tmp_path / "p", 200)
+    monkeypatch.setenv("SIGMAMIND_BASE_URL", emulator.url)
+    emulator.faults.reconfigure(
+        {"error_rate": 0.1, "rate_limit_rate": 0.1, "drop_rate": 0.1, "retry_after_s": 0, "seed": 11}
+    )
+    result = run_cli("apply", "--auto-approve", "--list-grace", "0.5", cwd=project)
+    assert result.code == 0, result.out[-2000:]
+    statuses = [r["status"] for r in emulator.requests()]
+    assert (
+        statuses.count(0) >= 5 and statuses.count(429) >= 5 and statuses.count(503) + statuses.count(500) >= 5
+    )
+    assert "adopted" in result.out  # dropped creates were found and adopted, not sent again
+    emulator.faults.reconfigure({"error_rate": 0, "rate_limit_rate": 0, "drop_rate": 0})
+    assert_converged(emulator, project, 200)
+    assert emulator.store.create_counts() and max(emulator.store.create_counts().values()) == 1
+
+
+def test_list_lag_below_the_grace_period_makes_no_duplicate(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = write_project(tmp_path / "p", 40)
+    monkeypatch.setenv("SIGMAMIND_BASE_URL", emulator.url)
+    emulator.faults.reconfigure({"drop_rate": 0.3, "list_lag_ms": 400, "seed": 3})
+    result = run_cli("apply", "--auto-approve", "--list-grace", "1.0", cwd=project)
+    assert result.code == 0, result.out[-2000:]
+    emulator.faults.reconfigure({"drop_rate": 0, "list_lag_ms": 0})
+    assert_converged(emulator, project, 40)
+    assert max(emulator.store.create_counts().values()) == 1
+
+
+def test_a_server_that_keeps_failing_ends_the_run_clearly(project: Path, emulator: Emulator) -> None:
+    emulator.faults.reconfigure({"error_rate": 1.0})
+    started = time.monotonic()
+    result = run_cli("apply", "--auto-approve", cwd=project)
+    assert result.code == 1 and time.monotonic() - started < 30
+    assert result.err.startswith("error: GET /v1/test-cases: HTTP 50")
+    assert "Traceback" not in result.err
+
+
+def test_a_saved_plan_is_applied_when_nothing_changed(
+    project: Path, emulator: Emulator, tmp_path: Path
+) -> None:
+    assert run_cli("plan", "--out", str(tmp_path / "plan.json"), cwd=project).code == 0
+    result = run_cli("apply", str(tmp_path / "plan.json"), "--auto-approve", cwd=project)
+    assert result.code == 0 and "Apply complete: 13 created." in result.out
+    assert_converged(emulator, project, 13)
+
+
+def test_a_stale_saved_plan_is_refused_before_any_request(
+    project: Path, emulator: Emulator, tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--out", str(plan_file), cwd=project).code == 0
+    assert run_cli("apply", "--auto-approve", cwd=project).code == 0  # the lockfile moves on
+    emulator.clear_requests()
+    result = run_cli("apply", str(plan_file), "--auto-approve", cwd=project)
+    assert result.code == 5
+    assert "is stale: the lockfile changed since it was made" in result.err
+    assert emulator.requests() == []
+
+
+def test_a_plan_made_stale_by_an_edit_is_refused(project: Path, emulator: Emulator, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--out", str(plan_file), cwd=project).code == 0
+    suite = project / "suites" / "support" / "billing.yaml"
+    suite.write_text(suite.read_text().replace("Update Payment Card", "Replace Payment Card"))
+    emulator.clear_requests()
+    result = run_cli("apply", str(plan_file), "--auto-approve", cwd=project)
+    assert result.code == 5 and "the suites changed since it was made" in result.err
+    assert emulator.requests() == []
+
+
+def test_a_plan_made_stale_on_the_platform_is_refused_without_writes(
+    project: Path, emulator: Emulator, tmp_path: Path
+) -> None:
+    assert run_cli("apply", "--auto-approve", cwd=project).code == 0
+    suite = project / "suites" / "support" / "billing.yaml"
+    suite.write_text(suite.read_text().replace("Update Payment Card", "Replace Payment Card"))
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--out", str(plan_file), cwd=project).code == 0
+    lock = json.loads((project / "suitesync.lock").read_text())
+    from suitesync.client import SigmaMindClient
+    from suitesync.settings import Secret
+
+    with SigmaMindClient(emulator.url, Secret("k")) as client:
+        client.update_case(lock["cases"]["angry-cancellation"]["testCaseId"], {"attempt": 7})
+    emulator.clear_requests()
+    result = run_cli("apply", str(plan_file), "--auto-approve", cwd=project)
+    assert result.code == 5 and "changed on the platform" in result.err
+    assert writes(emulator) == []
+
+
+def _apply_process(project: Path, url: str, *extra: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "SIGMAMIND_BASE_URL": url}
+    return subprocess.Popen(
+        [sys.executable, "-m", "suitesync", "apply", "--auto-approve", "--list-grace", "0.3", *extra],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_applies_at_once_one_applies_the_other_reports_the_lock(
+    project: Path, emulator: Emulator
+) -> None:
+    emulator.faults.reconfigure({"latency_ms": 150})
+    first = _apply_process(project, emulator.url, "--parallelism", "2")
+    time.sleep(0.8)  # the first holds the lock by now (its plan alone takes 2 x 150 ms)
+    second = _apply_process(project, emulator.url)
+    _, err2 = second.communicate(timeout=60)
+    _, err1 = first.communicate(timeout=60)
+    assert first.returncode == 0, err1
+    assert second.returncode == 4, err2
+    assert "error: another apply holds the project lock (pid" in err2 and f"pid {first.pid} on" in err2
+    assert_converged(emulator, project, 13)
+    assert max(emulator.store.create_counts().values()) == 1
+
+
+def test_the_quickstart_flow_on_the_embedded_emulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `scripts/try` runs: no key, SIGMAMIND_BASE_URL=local, a copy of the examples."""
+    from conftest import copy_examples
+
+    root = copy_examples(tmp_path / "try")
+    monkeypatch.setenv("SIGMAMIND_BASE_URL", "local")
+    monkeypatch.delenv("SIGMAMIND_API_KEY")
+    assert run_cli("validate", cwd=root).code == 0
+    assert run_cli("plan", "--detailed-exitcode", cwd=root).code == 2
+    applied = run_cli("apply", "--auto-approve", cwd=root)
+    assert applied.code == 0 and "Apply complete: 13 created." in applied.out
+    assert run_cli("plan", "--detailed-exitcode", cwd=root).code == 0
+    assert sorted(p.name for p in (root / ".suitesync").iterdir()) == [
+        "apply.lock",
+        "emulator.sqlite3",
+        "suitesync.lock.backup",
+    ]
