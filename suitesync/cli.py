@@ -285,6 +285,69 @@ def _color(settings: Any, stream: Any) -> bool:
     return bool(stream.isatty()) and not settings.no_color
 
 
+@cli.command("import")
+@click.option(
+    "--agent", required=True, metavar="ID", help="The agent (its id, or an alias from suitesync.yaml)."
+)
+@click.option(
+    "--into",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The suite file to write (default: imported-<agent>.yaml beside the suites).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the file that would be written; change nothing.")
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+@project_options
+@click.pass_context
+def import_(
+    ctx: click.Context,
+    agent: str,
+    into: Path | None,
+    dry_run: bool,
+    force: bool,
+    directory: Path | None,
+    env_name: str | None,
+) -> int:
+    """Adopt an agent's remote test cases that the lockfile does not know: write them as a suite."""
+    from suitesync.commands import ImportOptions, import_agent
+
+    settings = _settings(ctx, directory, env_name)
+    return import_agent(settings, ImportOptions(agent, into, dry_run, force), out=sys.stdout, err=sys.stderr)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=True))
+@click.option(
+    "--check", is_flag=True, help="Change nothing; list the files that would change and exit 1 if any."
+)
+@project_options
+@click.pass_context
+def fmt(
+    ctx: click.Context, paths: tuple[Path, ...], check: bool, directory: Path | None, env_name: str | None
+) -> int:
+    """Rewrite suite files in the canonical layout, keeping every comment."""
+    from suitesync.load import display_path, expand_paths
+    from suitesync.rewrite import format_file
+    from suitesync.state import suite_files
+
+    settings = _settings(ctx, directory, env_name)
+    files = expand_paths(paths) if paths else suite_files(settings)
+    results = [format_file(path, display_path(path, Path.cwd()), check=check) for path in files]
+    for result in results:
+        if result.problem:
+            click.echo(f"{result.display}: {result.problem}", err=True)
+        elif result.changed:
+            click.echo(f"{'would reformat' if check else 'formatted'}: {result.display}")
+    changed = sum(r.changed for r in results)
+    left = sum(1 for r in results if r.problem)
+    click.echo(
+        f"{changed} of {len(results)} files {'would change' if check else 'reformatted'}"
+        + (f"; {left} left alone" if left else ""),
+        err=True,
+    )
+    return ExitCode.ERROR if left or (check and changed) else ExitCode.OK
+
+
 @cli.command()
 @click.option(
     "--lockfile", "which", flag_value="lockfile.schema.json", help="Print the lockfile schema instead."

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from suitesync.errors import ExitCode, SuitesyncError
 from suitesync.lockfile import Lockfile, read_lockfile
@@ -114,11 +114,11 @@ def apply_project(
         if loaded is None:
             return None
         cases, agents = loaded
-        saved = _load_saved_plan(options.planfile, cases, lock) if options.planfile else None
+        saved = _load_saved_plan(settings, options.planfile, cases, lock) if options.planfile else None
         with connect(settings, agents, stop=stop) as client:
             plan = saved or plan_with(settings, lock, cases, client, agents, prune=options.prune)
             if saved is not None and saved.refreshed:
-                _check_remote(saved, client, agents)
+                _check_remote(saved, client, agents, cases, lock)
             show_plan(plan)
             if not plan.has_changes:
                 return ApplyReport(plan, [])
@@ -130,11 +130,11 @@ def apply_project(
             return _execute(settings, options, plan, lock, client, on_outcome, stop)
 
 
-def _load_saved_plan(path: Path, cases: list[TestCase], lock: Lockfile) -> Plan:
+def _load_saved_plan(settings: Settings, path: Path, cases: list[TestCase], lock: Lockfile) -> Plan:
     """A saved plan, refused if the lockfile or the suites changed since (no request needed)."""
     from suitesync.planfile import read_plan_file
 
-    plan = read_plan_file(path)
+    plan = read_plan_file(path, settings.env_value)
     assumed, now = plan.assumptions, assumptions_of(cases, lock, None)
     if (assumed.lineage, assumed.serial) != (now.lineage, now.serial):
         raise StalePlanError(
@@ -147,10 +147,11 @@ def _load_saved_plan(path: Path, cases: list[TestCase], lock: Lockfile) -> Plan:
     return plan
 
 
-def _check_remote(plan: Plan, client: SigmaMindClient, agents: set[str]) -> None:
+def _check_remote(
+    plan: Plan, client: SigmaMindClient, agents: set[str], cases: list[TestCase], lock: Lockfile
+) -> None:
     """The platform must still be as the saved plan saw it (read only: list calls)."""
-    lock_view = Lockfile(plan.assumptions.lineage, plan.assumptions.serial)
-    now = assumptions_of([], lock_view, refresh_remote(client, agents)).remote or {}
+    now = assumptions_of(cases, lock, refresh_remote(client, agents)).remote or {}
     assumed = dict(plan.assumptions.remote or {})
     if any(now.get(agent) != assumed.get(agent) for agent in set(now) | set(assumed)):
         raise StalePlanError(
@@ -193,3 +194,115 @@ def _execute(
     finally:
         state.close()
     return ApplyReport(plan, outcomes, applier.fatal)
+
+
+# --- import -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    agent: str
+    into: Path | None = None
+    dry_run: bool = False
+    force: bool = False
+
+
+def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err: TextIO) -> ExitCode:
+    """Write the agent's unmanaged remote cases as a suite file and record them in the lockfile."""
+    from suitesync.client import connect
+    from suitesync.importer import build_import, header_for, write_import
+    from suitesync.projectlock import project_lock
+
+    agent_id, file_agent = _agent_names(settings, options.agent)
+    with project_lock(settings.state_dir, 0.0):
+        lock = read_lockfile(settings.lockfile)
+        desired = load_desired(settings)
+        if not desired.ok:
+            write_validation_text(desired, err, err)
+            raise SuitesyncError("the suites are invalid; nothing was imported")
+        with connect(settings, {agent_id}) as client:
+            known = lock.by_test_case_id()
+            remote = [case for case in client.list_cases(agent_id) if case.test_case_id not in known]
+        if not remote:
+            err.write(f"nothing to import: every test case of agent {agent_id} is already managed\n")
+            return ExitCode.OK
+        taken = (
+            set(lock.cases)
+            | {c.id for c in desired.cases}
+            | {p for c in desired.cases for p in c.previous_ids}
+        )
+        result = build_import(remote, taken, file_agent, header_for(agent_id))
+        _check_import_reads_back(settings, result)
+        target = _import_target(settings, options.into, file_agent)
+        shown = _relative(target, settings.root)
+        if options.dry_run:
+            out.write(result.text)
+            err.write(f"would import {len(result.cases)} test cases of agent {agent_id} into {shown}\n")
+            return ExitCode.OK
+        if target.exists() and not options.force:
+            raise SuitesyncError(
+                f"{shown} exists; nothing was imported", hint="choose --into FILE, or pass --force"
+            )
+        write_import(result, target, lock, settings.lockfile, settings.state_dir, agent_id)
+    err.write(f"imported {len(result.cases)} test cases of agent {agent_id} into {shown}\n")
+    unlabelled = [c.case_id for c in result.cases if c.unlabelled]
+    if unlabelled:
+        names = ", ".join(unlabelled)
+        err.write(f"{len(unlabelled)} had no label; the next apply labels them with their id: {names}\n")
+    return ExitCode.OK
+
+
+def _agent_names(settings: Settings, agent: str) -> tuple[str, str]:
+    """(the agent id, the name the suite file uses for it: its alias if it has one)."""
+    from suitesync.models import normalize_agent_id
+
+    agent_id = normalize_agent_id(settings.agents.get(agent, agent))
+    alias = next(
+        (name for name, value in settings.agents.items() if normalize_agent_id(value) == agent_id), None
+    )
+    return agent_id, alias or agent_id
+
+
+def _check_import_reads_back(settings: Settings, result: Any) -> None:
+    """The file must read back to the very payloads imported (labels aside, where there were none)."""
+    from suitesync.load import Builder, ParsedFile
+    from suitesync.validate import validate_files
+
+    parsed = ParsedFile(path=Path("import.yaml"), display="import.yaml")
+    Builder(parsed, result.text).build()
+    check = validate_files([parsed], settings.agents, env_value=settings.env_value)
+    hashes = {case.id: case.hash for case in check.cases}
+    wrong = [c.case_id for c in result.cases if not c.unlabelled and hashes.get(c.case_id) != c.remote.hash]
+    if check.problems or wrong:
+        raise SuitesyncError(
+            f"internal error: the imported file would not read back exactly ({wrong or check.problems[0]})"
+        )
+
+
+def _import_target(settings: Settings, into: Path | None, file_agent: str) -> Path:
+    from suitesync.importer import slug
+    from suitesync.load import matches_suites
+
+    if into is None:
+        base = []
+        for part in settings.suites[0].split("/"):
+            if any(char in part for char in "*?["):
+                break
+            base.append(part)
+        target = settings.root.joinpath(*base, f"imported-{slug(file_agent)}.yaml")
+    else:
+        target = into if into.is_absolute() else Path.cwd() / into
+    relative = _relative(target, settings.root)
+    if not matches_suites(relative, settings.suites):
+        raise SuitesyncError(
+            f"{relative} is not matched by the project's suites globs ({', '.join(settings.suites)})",
+            hint="choose a file the globs match, or add a glob to suitesync.yaml",
+        )
+    return target
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)

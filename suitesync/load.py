@@ -10,6 +10,7 @@ is kept for rewriting files (`fmt`, `import`), where comments must survive.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,18 @@ def find_suite_files(root: Path, patterns: Sequence[str], exclude: Iterable[Path
     return sorted(found.difference(exclude))
 
 
+def matches_suites(relative: str, patterns: Sequence[str]) -> bool:
+    """Whether a project-relative path is one of the project's suites (glob rules of find_suite_files)."""
+    return any(_glob_regex(pattern).fullmatch(relative) for pattern in patterns)
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    parts = []
+    for piece in re.split(r"(\*\*/|\*|\?)", pattern):
+        parts.append({"**/": "(?:.*/)?", "*": "[^/]*", "?": "[^/]"}.get(piece, re.escape(piece)))
+    return re.compile("".join(parts))
+
+
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
     """Explicit PATHS: files as given, directories searched for *.yaml and *.yml."""
     found: set[Path] = set()
@@ -127,7 +140,7 @@ def load_file(path: Path, display: str) -> ParsedFile:
     text = _decode(parsed, data)
     if text is None:
         return parsed
-    _Builder(parsed, text).build()
+    Builder(parsed, text).build()
     return parsed
 
 
@@ -209,7 +222,7 @@ class _Frame:
         self.as_key = self.is_case = self.is_cases = False
 
 
-class _Builder:
+class Builder:
     """Plain values straight from libyaml's event stream, checking every hazard in the same pass.
 
     One pass over events costs about what composing a node tree costs without the tree, and the
@@ -373,7 +386,7 @@ class _Builder:
         if tag is None or tag == "!":
             if not event.implicit[0]:
                 return value  # quoted or block scalar: always text
-            tag = _resolve_plain(value)
+            tag = resolve_plain(value)
         if tag in (TAG_STR, TAG_TIMESTAMP):
             # A date stays the text written: JSON has no date type and no field takes a date.
             return value
@@ -442,11 +455,11 @@ def _spot(pos: Any) -> Spot:
     if type(pos) is not yaml.ScalarEvent:
         return Spot(line, col)
     if pos.tag is None and pos.implicit[0]:
-        return Spot(line, col, plain=pos.value, tag=_resolve_plain(pos.value))
+        return Spot(line, col, plain=pos.value, tag=resolve_plain(pos.value))
     return Spot(line, col, tag=pos.tag or TAG_STR)
 
 
-def _resolve_plain(value: str) -> str:
+def resolve_plain(value: str) -> str:
     """The tag YAML 1.1 gives a plain scalar: the same table PyYAML's resolver uses."""
     for tag, regexp in [*_IMPLICIT.get(value[0] if value else "", ()), *_WILDCARD]:
         if regexp.match(value):

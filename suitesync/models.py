@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +70,15 @@ class TestCase:
     source: str = ""
     line: int = 0
     col: int = 0
+    secrets: tuple[tuple[str, str], ...] = ()  # (mockData variable, environment variable) pairs
+
+    @property
+    def secret_names(self) -> frozenset[str]:
+        return frozenset(name for name, _ in self.secrets)
+
+    def redacted_payload(self) -> dict[str, Any]:
+        """The payload with each secret value replaced by its `${env:NAME}` reference."""
+        return redact(self.payload, dict(self.secrets))
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -91,14 +102,53 @@ class RemoteCase:
     hash: str
 
 
+SECRET_REFERENCE = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+@functools.lru_cache(maxsize=4096)
+def secret_digest(variable: str, value: str) -> str:
+    """What stands for a secret value in payload hashes.
+
+    scrypt, not sha256: the lockfile is committed, and with every other field of a payload known,
+    a fast hash would let a short secret (a PIN, say) be guessed offline in seconds.
+    """
+    salt = b"suitesync/mockData/" + variable.encode()
+    return "scrypt:" + hashlib.scrypt(value.encode(), salt=salt, n=2**14, r=8, p=1, dklen=16).hex()
+
+
+def redact(payload: dict[str, Any], replacements: dict[str, str]) -> dict[str, Any]:
+    """`payload` with the mockData values of `replacements` (variable -> env name) as references."""
+    if not replacements:
+        return payload
+    mock = [
+        {**m, "value": "${env:" + replacements[m["variableName"]] + "}"}
+        if m["variableName"] in replacements
+        else m
+        for m in payload.get("mockData") or []
+    ]
+    return {**payload, "mockData": mock}
+
+
+def hashable_form(payload: dict[str, Any], secret_names: frozenset[str]) -> dict[str, Any]:
+    if not secret_names:
+        return payload
+    mock = [
+        {**m, "value": secret_digest(m["variableName"], str(m["value"]))}
+        if m["variableName"] in secret_names
+        else m
+        for m in payload.get("mockData") or []
+    ]
+    return {**payload, "mockData": mock}
+
+
 def canonical_json(payload: dict[str, Any]) -> bytes:
     """Sorted keys, compact, UTF-8: byte-identical to json.dumps(sort_keys=True) for our data."""
     return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
 
 
-def payload_hash(payload: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of an API payload."""
-    return hashlib.sha256(canonical_json(payload)).hexdigest()
+def payload_hash(payload: dict[str, Any], secret_names: frozenset[str] = frozenset()) -> str:
+    """sha256 of the canonical JSON of an API payload, secret values standing in as digests."""
+    return hashlib.sha256(canonical_json(hashable_form(payload, secret_names))).hexdigest()
 
 
 def new_test_case(
@@ -110,7 +160,12 @@ def new_test_case(
     decoded text is its exact size.
     """
     data = canonical_json(payload)
-    digest = hashlib.sha256(data).hexdigest()
+    secrets = details.get("secrets") or ()
+    digest = (
+        payload_hash(payload, frozenset(name for name, _ in secrets))
+        if secrets
+        else hashlib.sha256(data).hexdigest()
+    )
     text = data.decode() if keep is None or keep(case_id, digest) else None
     return TestCase(case_id, str(payload["agentId"]), text, digest, **details)
 

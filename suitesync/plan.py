@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from suitesync.lockfile import LockEntry, Lockfile
-from suitesync.models import KeepPayload, RemoteCase, TestCase
+from suitesync.models import KeepPayload, RemoteCase, TestCase, payload_hash
 
 PLAN_VERSION = 1
 _LONG_TEXT = 80
@@ -159,14 +159,19 @@ def payloads_missing(
     desired: Sequence[TestCase], lock: Lockfile, remote: Mapping[str, Sequence[RemoteCase]]
 ) -> set[str]:
     """Ids of cases whose payload was dropped but is needed after all: the remote case drifted or went."""
-    hashes = {rc.test_case_id: rc.hash for rcs in remote.values() for rc in rcs}
+    by_id = {rc.test_case_id: rc for rcs in remote.values() for rc in rcs}
     missing = set()
     for case in desired:
         if case.payload_json is None:
-            tc_id = lock.cases[case.id].test_case_id
-            if hashes.get(tc_id or "") != case.hash:
+            found = by_id.get(lock.cases[case.id].test_case_id or "")
+            if found is None or comparable_hash(found, case.secret_names) != case.hash:
                 missing.add(case.id)
     return missing
+
+
+def comparable_hash(found: RemoteCase, secret_names: frozenset[str]) -> str:
+    """The remote case's hash computed as the suites' is: secret values as their digests."""
+    return payload_hash(found.payload, secret_names) if secret_names else found.hash
 
 
 def _lock_entry(case: TestCase, lock: Lockfile) -> tuple[str | None, LockEntry | None]:
@@ -210,12 +215,13 @@ def _plan_case(
     found = remote_by_id.get(tc_id)
     if found is None:
         return act(Kind.RECREATE, reason="deleted outside suitesync")
-    if found.hash == case.hash:
+    found_hash = comparable_hash(found, case.secret_names)
+    if found_hash == case.hash:
         if entry.hash != case.hash:
             return act(Kind.RECORD, tc_id, reason="the remote case already matches")
         return _lock_only(act, entry, case, tc_id)
-    changes = field_changes(found.payload, case.payload)
-    if found.hash != entry.hash:
+    changes = field_changes(found.payload, case.payload, case.secret_names)
+    if found_hash != entry.hash:
         return act(
             Kind.DRIFT, tc_id, "edited outside suitesync; the plan makes it match the file again", changes
         )
@@ -265,13 +271,27 @@ def assumptions_of(
     desired: Sequence[TestCase], lock: Lockfile, remote: Mapping[str, Sequence[RemoteCase]] | None
 ) -> Assumptions:
     suites = _digest(f"{c.id} {c.agent_id} {c.hash} {c.protect}" for c in sorted(desired, key=_by_id))
+    secrets = _secret_names_by_remote_id(desired, lock)
     remote_hashes = None
     if remote is not None:
         remote_hashes = {
-            agent: _digest(f"{rc.test_case_id} {rc.hash}" for rc in sorted(cases, key=_by_remote_id))
+            agent: _digest(
+                f"{rc.test_case_id} {comparable_hash(rc, secrets.get(rc.test_case_id, frozenset()))}"
+                for rc in sorted(cases, key=_by_remote_id)
+            )
             for agent, cases in remote.items()
         }
     return Assumptions(lock.identity, lock.serial, suites, remote_hashes)
+
+
+def _secret_names_by_remote_id(desired: Sequence[TestCase], lock: Lockfile) -> dict[str, frozenset[str]]:
+    """Which remote cases carry secrets: a plan file must not hold a fast hash of one."""
+    names: dict[str, frozenset[str]] = {}
+    for case in desired:
+        entry = lock.cases.get(case.id)
+        if case.secrets and entry is not None and entry.test_case_id:
+            names[entry.test_case_id] = case.secret_names
+    return names
 
 
 def _by_id(case: TestCase) -> str:
@@ -294,8 +314,11 @@ def _digest(lines: Iterable[str]) -> str:
 # --- field-level diffs ------------------------------------------------------------------------------
 
 
-def field_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[FieldChange, ...]:
-    """What differs between two payloads, field by field; mockData by variable name."""
+def field_changes(
+    old: Mapping[str, Any], new: Mapping[str, Any], secret_names: frozenset[str] = frozenset()
+) -> tuple[FieldChange, ...]:
+    """What differs between two payloads, field by field; mockData by variable name; secret
+    values never shown, only that they changed."""
     from deepdiff import DeepDiff
     from deepdiff.helper import notpresent
 
@@ -306,7 +329,10 @@ def field_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[Field
             path = ".".join(str(part) for part in level.path(output_format="list"))
             old_value = None if level.t1 is notpresent else level.t1
             new_value = None if level.t2 is notpresent else level.t2
-            changes.append(FieldChange(path, old_value, new_value, _text_diff(old_value, new_value)))
+            if path.removeprefix("mockData.") in secret_names:
+                changes.append(FieldChange(path, "(secret)", "(secret changed)"))
+            else:
+                changes.append(FieldChange(path, old_value, new_value, _text_diff(old_value, new_value)))
     if not changes and _mock_order(old) != _mock_order(new):
         changes.append(FieldChange("mockData (order)", _mock_order(old), _mock_order(new)))
     return tuple(sorted(changes, key=lambda change: _FIELD_ORDER.get(change.field.split(".")[0], 99)))

@@ -6,10 +6,11 @@ schemas/plan.schema.json describes the document; fields are only ever added with
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from suitesync.errors import SuitesyncError
+from suitesync.errors import ExitCode, SuitesyncError
 from suitesync.models import TestCase, new_test_case
 from suitesync.plan import PLAN_VERSION, Action, Assumptions, FieldChange, Kind, Notice, NoticeKind, Plan
 
@@ -50,11 +51,28 @@ def _action(action: Action) -> dict[str, Any]:
         "hash": case.hash if case else None,
         "protect": case.protect if case else False,
         "previousIds": list(case.previous_ids) if case else [],
-        "payload": case.payload if case and case.payload_json is not None else None,
+        # Secret mock data is saved as its `${env:NAME}` reference, and resolved again by apply.
+        "payload": case.redacted_payload() if case and case.payload_json is not None else None,
+        "secrets": [list(pair) for pair in case.secrets] if case else [],
         "changes": [
             {"field": c.field, "old": c.old, "new": c.new, "diff": list(c.text_diff)} for c in action.changes
         ],
     }
+
+
+def _resolve(
+    payload: dict[str, Any], secrets: tuple[tuple[str, str], ...], env_value: EnvLookup
+) -> dict[str, Any]:
+    values = {}
+    for name, env in secrets:
+        value = env_value(env)
+        if value is None:
+            raise PlanFileError(
+                f"environment variable {env} (mockData.{name}) is not set", hint=f"export {env}"
+            )
+        values[name] = value
+    mock = [{**m, "value": values.get(m["variableName"], m["value"])} for m in payload.get("mockData") or []]
+    return {**payload, "mockData": mock}
 
 
 def _notice(notice: Notice) -> dict[str, Any]:
@@ -71,7 +89,15 @@ def write_plan_file(plan: Plan, path: Path) -> None:
     path.write_text(json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def read_plan_file(path: Path) -> Plan:
+EnvLookup = Callable[[str], str | None]
+
+
+class StaleSecretError(PlanFileError):
+    exit_code = ExitCode.STALE_PLAN
+
+
+def read_plan_file(path: Path, env_value: EnvLookup) -> Plan:
+    """A saved plan; secret mock data is read again from the environment (`env_value`)."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -83,15 +109,19 @@ def read_plan_file(path: Path) -> Plan:
             f"{path}: not a version {PLAN_VERSION} suitesync plan", hint="make it again with `plan --out`"
         )
     try:
-        return _plan(document)
+        return _plan(document, env_value)
+    except StaleSecretError as exc:
+        raise StaleSecretError(f"{path} is stale: {exc}", hint="make a new plan") from None
+    except PlanFileError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanFileError(
             f"{path}: the plan is damaged ({exc})", hint="make it again with `plan --out`"
         ) from None
 
 
-def _plan(document: dict[str, Any]) -> Plan:
-    actions = tuple(_read_action(raw) for raw in document["actions"])
+def _plan(document: dict[str, Any], env_value: EnvLookup) -> Plan:
+    actions = tuple(_read_action(raw, env_value) for raw in document["actions"])
     notices = tuple(
         Notice(NoticeKind(n["kind"]), n["agentId"], n["testCaseId"], n.get("id"), n.get("label"))
         for n in document["notices"]
@@ -110,17 +140,21 @@ def _plan(document: dict[str, Any]) -> Plan:
     )
 
 
-def _read_action(raw: dict[str, Any]) -> Action:
+def _read_action(raw: dict[str, Any], env_value: EnvLookup) -> Action:
     case = None
+    secrets = tuple((str(name), str(env)) for name, env in raw.get("secrets", []))
     details: dict[str, Any] = {
         "previous_ids": tuple(raw["previousIds"]),
         "protect": raw["protect"],
         "source": raw["source"] or "",
         "line": raw["line"] or 0,
+        "secrets": secrets,
     }
     if raw["payload"] is not None:
-        case = new_test_case(raw["id"], raw["payload"], **details)
+        case = new_test_case(raw["id"], _resolve(raw["payload"], secrets, env_value), **details)
         if case.hash != raw["hash"]:
+            if secrets:
+                raise StaleSecretError(f"a secret of {raw['id']} changed since the plan was made")
             raise ValueError(f"the payload of {raw['id']} does not match its hash")
     elif raw["hash"] is not None:  # a lockfile-only action: its payload was not needed
         case = TestCase(raw["id"], raw["agentId"], None, raw["hash"], **details)

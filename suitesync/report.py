@@ -180,7 +180,7 @@ def _action_markdown(action: Action) -> str:
             lines.extend(_change_text(change, lambda text, fg: text).rstrip("\n").split("\n"))
         lines.append("```")
     elif action.case is not None and action.kind in (Kind.CREATE, Kind.RECREATE, Kind.REPLACE):
-        lines += ["```json", json.dumps(action.case.payload, indent=2, ensure_ascii=False), "```"]
+        lines += ["```json", json.dumps(action.case.redacted_payload(), indent=2, ensure_ascii=False), "```"]
     lines += ["", "</details>", ""]
     return "\n".join(lines)
 

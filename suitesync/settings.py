@@ -76,6 +76,11 @@ class Settings:
     base_url: str
     api_key: Secret | None = field(repr=False, default=None)
     no_color: bool = False
+    environ: Mapping[str, str] = field(repr=False, default_factory=dict)
+
+    def env_value(self, name: str) -> str | None:
+        """An environment variable named in a suite (`${env:NAME}` mock data)."""
+        return self.environ.get(name)
 
     @property
     def state_dir(self) -> Path:
@@ -120,6 +125,7 @@ def load_settings(
         base_url=environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
         api_key=Secret(api_key) if api_key else None,
         no_color=bool(environ.get("NO_COLOR")),
+        environ=dict(environ),
     )
 
 

@@ -46,7 +46,13 @@ def load_desired(
     """Every suite of the project, validated (see validate_files for the keep options)."""
     with bulk_work():
         files = load_files(suite_files(settings), Path.cwd())
-        return validate_files(files, settings.agents, keep_cases=keep_cases, keep_payload=keep_payload)
+        return validate_files(
+            files,
+            settings.agents,
+            keep_cases=keep_cases,
+            keep_payload=keep_payload,
+            env_value=settings.env_value,
+        )
 
 
 def rehydrate(settings: Settings, cases: list[TestCase], ids: set[str]) -> list[TestCase]:
@@ -54,7 +60,7 @@ def rehydrate(settings: Settings, cases: list[TestCase], ids: set[str]) -> list[
     if not ids:
         return cases
     sources = sorted({Path.cwd() / case.source for case in cases if case.id in ids})
-    again = validate_files(load_files(sources, Path.cwd()), settings.agents)
+    again = validate_files(load_files(sources, Path.cwd()), settings.agents, env_value=settings.env_value)
     fresh = {case.id: case for case in again.cases if case.id in ids}
     return [fresh.get(case.id, case) for case in cases]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from suitesync.load import TAG_NAMES, TAG_STR, CaseSite, ParsedFile, Spot
 from suitesync.models import (
     DEFAULT_ATTEMPT,
     DEFAULT_LLM_MODEL,
+    SECRET_REFERENCE,
     KeepPayload,
     TestCase,
     new_test_case,
@@ -59,9 +60,11 @@ class SuiteValidator:
         *,
         keep_cases: bool = True,
         keep_payload: KeepPayload | None = None,
+        env_value: Callable[[str], str | None] | None = None,
     ) -> None:
         self.keep_cases = keep_cases
         self.keep_payload = keep_payload
+        self.env_value = env_value
         self.schema = load_schema()
         self.validator = jsonschema_rs.Draft202012Validator(self.schema)
         self.agents = dict(agents or {})
@@ -121,6 +124,9 @@ class SuiteValidator:
             return
         defaults: dict[str, Any] = data.get("defaults", {})
         mock_data = {**defaults.get("mockData", {}), **raw.get("mockData", {})}
+        secrets = self._resolve_secrets(parsed, index, raw, mock_data)
+        if secrets is None:
+            return
         payload = {
             "agentId": agent_id,
             "userPrompt": raw["userPrompt"],
@@ -143,8 +149,43 @@ class SuiteValidator:
                 source=parsed.display,
                 line=site.line,
                 col=site.col,
+                secrets=secrets,
             )
         )
+
+    def _resolve_secrets(
+        self, parsed: ParsedFile, index: int, raw: dict[str, Any], mock_data: dict[str, Any]
+    ) -> tuple[tuple[str, str], ...] | None:
+        """Replace `${env:NAME}` mock data by the variable's value, in place; None if one is unset.
+
+        Without a resolver (validate, offline) the references stay as they are.
+        """
+        if self.env_value is None:
+            return ()
+        secrets = []
+        for name, value in mock_data.items():
+            match = SECRET_REFERENCE.match(value) if isinstance(value, str) else None
+            if match is None:
+                continue
+            resolved = self.env_value(match.group(1))
+            if resolved is None:
+                in_case = name in raw.get("mockData", {})
+                spot = parsed.locate(
+                    ["cases", index, "mockData", name] if in_case else ["defaults", "mockData", name]
+                )
+                self.result.problems.append(
+                    _problem_at(
+                        parsed,
+                        spot,
+                        "secret-missing",
+                        f"mockData.{name}: environment variable {match.group(1)} is not set",
+                        f"export {match.group(1)}: its value is sent to the API, never stored or printed",
+                    )
+                )
+                return None
+            mock_data[name] = resolved
+            secrets.append((name, match.group(1)))
+        return tuple(secrets)
 
     def _claim_ids(self, parsed: ParsedFile, index: int, site: CaseSite, case_id: str, previous: Any) -> bool:
         """Each id (current or previous) may name one case in the whole project."""
@@ -213,10 +254,12 @@ def validate_files(
     *,
     keep_cases: bool = True,
     keep_payload: KeepPayload | None = None,
+    env_value: Callable[[str], str | None] | None = None,
 ) -> ValidationResult:
     """Validate every file; `keep_cases=False` only counts the cases (validate needs no more),
-    `keep_payload` says which payloads are worth keeping (plan drops the unchanged ones)."""
-    validator = SuiteValidator(agents, keep_cases=keep_cases, keep_payload=keep_payload)
+    `keep_payload` says which payloads are worth keeping (plan drops the unchanged ones),
+    `env_value` resolves `${env:NAME}` mock data (plan and apply; validate stays offline)."""
+    validator = SuiteValidator(agents, keep_cases=keep_cases, keep_payload=keep_payload, env_value=env_value)
     for parsed in files:
         validator.add(parsed)
     return validator.finish()

@@ -57,9 +57,18 @@ def assert_no_canary(text: str) -> None:
     assert CANARY_KEY not in text, "the API key leaked into output"
 
 
+def files_holding(root: Path, text: str) -> list[Path]:
+    """Files under `root` that contain `text`, except the emulator's state: that is the platform."""
+    needle = text.encode()
+    return [
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not p.name.startswith("emulator.sqlite3") and needle in p.read_bytes()
+    ]
+
+
 def files_holding_canary(root: Path) -> list[Path]:
-    needle = CANARY_KEY.encode()
-    return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+    return files_holding(root, CANARY_KEY)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -187,7 +187,7 @@ def test_no_refresh_makes_no_network_connection(
 def test_out_saves_a_plan_apply_can_read(project: Path, tmp_path: Path) -> None:
     result = run_cli("plan", "--out", str(tmp_path / "plan.json"), cwd=project)
     assert result.code == 0
-    saved = read_plan_file(tmp_path / "plan.json")
+    saved = read_plan_file(tmp_path / "plan.json", lambda _name: None)
     assert len(saved.actions) == EXAMPLE_CASES and saved.actions[0].case is not None
     assert saved.assumptions.remote is not None
 

@@ -1,0 +1,153 @@
+"""Adopting an agent's remote test cases: remote cases in, a suite document and lockfile entries out.
+
+The document is built pure (`build_import`); `write_import` checks that the written file reads
+back to exactly the imported cases before the lockfile records them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from suitesync.lockfile import LockEntry, Lockfile, write_lockfile
+from suitesync.models import DEFAULT_ATTEMPT, DEFAULT_LLM_MODEL, RemoteCase
+from suitesync.rewrite import dump, text_scalar, yaml_io
+
+MAX_ID = 128
+
+
+@dataclass(frozen=True)
+class ImportedCase:
+    case_id: str
+    remote: RemoteCase
+    unlabelled: bool  # the remote case has no label: the next apply gives it its id as label
+
+
+@dataclass(frozen=True)
+class Import:
+    text: str
+    cases: tuple[ImportedCase, ...]
+
+
+def slug(text: str) -> str:
+    """An id from a label: lowercase, runs of other characters as one '-', at most 128 long."""
+    value = re.sub(r"[^a-z0-9_.]+", "-", text.lower()).strip("-._")
+    return value[: MAX_ID - 8].rstrip("-._") or "case"
+
+
+def unique_ids(remote: Sequence[RemoteCase], taken: Iterable[str]) -> list[str]:
+    """One id per remote case, from its label (or its testCaseId), unique in the project."""
+    used = set(taken)
+    ids = []
+    for case in remote:
+        label = case.payload.get("label")
+        base = slug(label) if label else slug(f"case-{case.test_case_id}")
+        candidate, number = base, 2
+        while candidate in used:
+            candidate, number = f"{base}-{number}", number + 1
+        used.add(candidate)
+        ids.append(candidate)
+    return ids
+
+
+def build_import(remote: Sequence[RemoteCase], taken: Iterable[str], agent_ref: str, header: str) -> Import:
+    """The suite file for `remote`, values all cases share factored into `defaults`."""
+    ids = unique_ids(remote, taken)
+    payloads = [case.payload for case in remote]
+    defaults = _shared_defaults(payloads)
+    document = CommentedMap()
+    document["agent"] = text_scalar(agent_ref)
+    if defaults:
+        document["defaults"] = defaults
+    cases = CommentedSeq()
+    for case_id, payload in zip(ids, payloads, strict=True):
+        cases.append(_case_map(case_id, payload, defaults))
+    document["cases"] = cases
+    document.yaml_set_start_comment(header)
+    text = dump(yaml_io(), document)
+    imported = tuple(
+        ImportedCase(case_id, case, not case.payload.get("label"))
+        for case_id, case in zip(ids, remote, strict=True)
+    )
+    return Import(text, imported)
+
+
+def _shared_defaults(payloads: Sequence[dict[str, Any]]) -> CommentedMap:
+    defaults = CommentedMap()
+    if len(payloads) < 2:
+        return defaults
+    for name in ("llmModel", "attempt"):
+        values = {p.get(name) for p in payloads}
+        if len(values) == 1:
+            value = values.pop()
+            defaults[name] = text_scalar(str(value)) if name == "llmModel" else value
+    # Only a shared *prefix* of mockData can move to defaults: defaults come first when merged,
+    # so anything else would change the order the API receives.
+    prefix = _common_prefix(
+        [[(m["variableName"], m["value"]) for m in p.get("mockData") or []] for p in payloads]
+    )
+    if prefix:
+        defaults["mockData"] = CommentedMap((name, text_scalar(value)) for name, value in prefix)
+    return defaults
+
+
+def _common_prefix(lists: list[list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    prefix = []
+    for items in zip(*lists, strict=False):
+        if len(set(items)) != 1:
+            break
+        prefix.append(items[0])
+    return prefix if all(len(items) >= len(prefix) for items in lists) else []
+
+
+def _case_map(case_id: str, payload: dict[str, Any], defaults: CommentedMap) -> CommentedMap:
+    case = CommentedMap()
+    case["id"] = case_id
+    label = payload.get("label")
+    if label and label != case_id:
+        case["label"] = text_scalar(label)
+    case["userPrompt"] = text_scalar(payload["userPrompt"])
+    case["successCriteria"] = text_scalar(payload["successCriteria"])
+    model = payload.get("llmModel") or DEFAULT_LLM_MODEL
+    if "llmModel" not in defaults and model != DEFAULT_LLM_MODEL:
+        case["llmModel"] = text_scalar(model)
+    shared = len(defaults.get("mockData") or {})
+    own = (payload.get("mockData") or [])[shared:]
+    if own:
+        case["mockData"] = CommentedMap((m["variableName"], text_scalar(m["value"])) for m in own)
+    attempt = payload.get("attempt") or DEFAULT_ATTEMPT
+    if "attempt" not in defaults and attempt != DEFAULT_ATTEMPT:
+        case["attempt"] = attempt
+    return case
+
+
+def header_for(agent_id: str) -> str:
+    day = datetime.now(UTC).date().isoformat()
+    return (
+        f"Imported by `suitesync import` from agent {agent_id} on {day}.\n"
+        "Edit freely: suitesync manages these test cases now."
+    )
+
+
+def write_import(
+    result: Import, target: Path, lock: Lockfile, lockfile: Path, backup_dir: Path, agent_id: str
+) -> None:
+    """Write the suite file, then record its cases in the lockfile as they are on the platform.
+
+    The file goes first: a crash in between leaves cases a plan shows as creates (visible, and
+    refused by review), never lockfile entries without a file, which `--prune` would delete.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.write_text(result.text, encoding="utf-8")
+    temporary.replace(target)
+    for case in result.cases:
+        lock.cases[case.case_id] = LockEntry(case.remote.test_case_id, agent_id, case.remote.hash)
+    lock.cases = dict(sorted(lock.cases.items()))
+    write_lockfile(lock, lockfile, backup_dir)
