@@ -285,6 +285,80 @@ def _color(settings: Any, stream: Any) -> bool:
     return bool(stream.isatty()) and not settings.no_color
 
 
+@cli.command("run")
+@click.option(
+    "--case", "patterns", multiple=True, metavar="GLOB", help="Only cases whose id matches (repeatable)."
+)
+@click.option("--changed", is_flag=True, help="Only the cases the last apply created or updated.")
+@click.option(
+    "--min-pass-rate",
+    type=click.FloatRange(0, 1),
+    default=1.0,
+    show_default=True,
+    help="A case passes when passed attempts / attempts reaches this.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=1800.0,
+    show_default=True,
+    help="Seconds to wait for the batch runs; then exit 1.",
+)
+@click.option(
+    "--junit",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write a JUnit XML report (one testcase per case).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
+)
+@click.option("--allow-drift", is_flag=True, help="Run even when the plan is not empty.")
+@project_options
+@click.pass_context
+def run_cmd(
+    ctx: click.Context,
+    patterns: tuple[str, ...],
+    changed: bool,
+    min_pass_rate: float,
+    timeout: float,
+    junit: Path | None,
+    fmt: str,
+    allow_drift: bool,
+    directory: Path | None,
+    env_name: str | None,
+) -> int:
+    """Batch-run the project's cases on the platform, wait for the verdicts, report them."""
+    import threading
+
+    from suitesync.commands import RunOptions, run_project
+    from suitesync.runreport import junit_xml, write_run_json, write_run_markdown, write_run_text
+
+    settings = _settings(ctx, directory, env_name)
+    stop = threading.Event()
+    signals = _StopOnSignal(stop)
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if tty:
+            click.echo(f"\r\033[Kwaiting for verdicts: {done}/{total} attempts", nl=False, err=True)
+
+    try:
+        options = RunOptions(patterns, changed, min_pass_rate, timeout, allow_drift)
+        report = run_project(settings, options, err=sys.stderr, stop=stop, on_progress=progress)
+    finally:
+        signals.restore()
+        if tty:
+            click.echo("\r\033[K", nl=False, err=True)
+    if report is None:
+        click.echo("no cases to run (none selected, or none applied yet)", err=True)
+        return ExitCode.OK
+    {"json": write_run_json, "markdown": write_run_markdown}.get(fmt, write_run_text)(report, sys.stdout)
+    if junit is not None:
+        junit.write_bytes(junit_xml(report))
+    return ExitCode.TESTS_FAILED if report.failed else ExitCode.OK
+
+
 @cli.command("import")
 @click.option(
     "--agent", required=True, metavar="ID", help="The agent (its id, or an alias from suitesync.yaml)."

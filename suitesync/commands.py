@@ -306,3 +306,58 @@ def _relative(path: Path, root: Path) -> str:
         return str(path.resolve().relative_to(root.resolve()))
     except ValueError:
         return str(path)
+
+
+# --- run ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    patterns: tuple[str, ...] = ()
+    changed: bool = False
+    min_pass_rate: float = 1.0
+    timeout: float = 1800.0
+    allow_drift: bool = False
+
+
+def run_project(
+    settings: Settings,
+    options: RunOptions,
+    *,
+    err: TextIO,
+    stop: threading.Event,
+    on_progress: Callable[[int, int], None],
+) -> Any:
+    """Batch-run the selected managed cases; None when there is nothing to run.
+
+    Refuses (unless allow_drift) when the plan is not empty: results would be for other cases
+    than the files describe.
+    """
+    from suitesync.client import connect
+    from suitesync.run import agents_in, run_batches, select_cases
+
+    lock = read_lockfile(settings.lockfile)
+    loaded = load_valid_cases(settings, lock, err)
+    if loaded is None:
+        raise SuitesyncError("the suites are invalid; nothing was run")
+    cases, agents = loaded
+    with connect(settings, agents, stop=stop) as client:
+        plan = plan_with(settings, lock, cases, client, agents, prune=False)
+        if plan.has_changes and not options.allow_drift:
+            raise SuitesyncError(
+                f"{len(plan.actions)} cases are not applied as the suites describe them "
+                "(the plan is not empty)",
+                hint="apply first, or pass --allow-drift to run what is on the platform",
+            )
+        selected = select_cases(cases, lock, options.patterns, options.changed)
+        if not selected:
+            return None
+        err.write(f"running {len(selected)} cases on {len(agents_in(selected))} agents\n")
+        return run_batches(
+            client,
+            selected,
+            min_pass_rate=options.min_pass_rate,
+            timeout=options.timeout,
+            stop=stop,
+            on_progress=on_progress,
+        )

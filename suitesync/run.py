@@ -1,0 +1,194 @@
+"""Batch runs: start one per agent for the selected cases, wait for every verdict, collect results.
+
+The API documents no status on a batch run (sigmamind-api.md §6.3), so a batch is taken as done
+when its `successfulAttempts + failedAttempts` reaches the attempts it holds (the sum of
+`attempt` over the full test case objects it returns), and then every test run of it
+(GET /v1/test-runs?batchId=) carries a verdict. Polling backs off from 0.5 s to 5 s.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from suitesync.client import SigmaMindClient
+from suitesync.errors import SuitesyncError
+from suitesync.lockfile import LockEntry, Lockfile
+from suitesync.models import TestCase, normalize_agent_id
+
+FIRST_POLL_SECONDS = 0.5
+MAX_POLL_SECONDS = 5.0
+
+
+class RunTimeoutError(SuitesyncError):
+    pass
+
+
+@dataclass(frozen=True)
+class Selected:
+    case: TestCase
+    test_case_id: str
+
+
+@dataclass(frozen=True)
+class Attempt:
+    job_id: str
+    passed: bool
+    remarks: str
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case_id: str
+    source: str
+    agent_id: str
+    test_case_id: str
+    attempts: tuple[Attempt, ...]
+    min_pass_rate: float
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for attempt in self.attempts if attempt.passed)
+
+    @property
+    def rate(self) -> float:
+        return self.passed / len(self.attempts) if self.attempts else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.attempts) and self.rate >= self.min_pass_rate
+
+    def failed_remarks(self) -> list[str]:
+        return [a.remarks for a in self.attempts if not a.passed]
+
+
+@dataclass
+class RunReport:
+    results: list[CaseResult]
+    batches: dict[str, str]  # agent id -> batch id
+    min_pass_rate: float
+    seconds: float = 0.0
+    started: float = field(default_factory=time.time)
+
+    @property
+    def failed(self) -> list[CaseResult]:
+        return [r for r in self.results if not r.ok]
+
+
+def select_cases(
+    desired: Sequence[TestCase], lock: Lockfile, patterns: Sequence[str], changed: bool
+) -> list[Selected]:
+    """Managed cases (in the suites and applied), narrowed by id globs and/or to the last apply's."""
+    last_apply = max((e.applied_serial or 0 for e in lock.cases.values()), default=0)
+    selected = []
+    for case in desired:
+        entry = lock.cases.get(case.id)
+        if entry is None or entry.test_case_id is None or entry.pending:
+            continue
+        if patterns and not any(fnmatch.fnmatchcase(case.id, pattern) for pattern in patterns):
+            continue
+        if changed and not _changed_by(entry, last_apply):
+            continue
+        selected.append(Selected(case, entry.test_case_id))
+    return selected
+
+
+def _changed_by(entry: LockEntry, serial: int) -> bool:
+    return serial > 0 and entry.applied_serial == serial
+
+
+def run_batches(
+    client: SigmaMindClient,
+    selected: Sequence[Selected],
+    *,
+    min_pass_rate: float,
+    timeout: float,
+    stop: threading.Event,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
+) -> RunReport:
+    """One batch per agent; wait for all verdicts or `timeout` seconds (RunTimeoutError)."""
+    started = time.monotonic()
+    by_agent: dict[str, list[Selected]] = {}
+    for item in selected:
+        by_agent.setdefault(item.case.agent_id, []).append(item)
+    batches = {
+        agent: str(client.create_batch(agent, [s.test_case_id for s in items])["batchId"])
+        for agent, items in sorted(by_agent.items())
+    }
+    runs = _wait(client, batches, started + timeout, stop, on_progress)
+    results = []
+    for agent, items in sorted(by_agent.items()):
+        for item in items:
+            attempts = tuple(
+                Attempt(str(r["jobId"]), bool(_verdict(r)), str(r.get("remarks") or ""))
+                for r in runs[agent]
+                if _run_case_id(r) == item.test_case_id
+            )
+            results.append(
+                CaseResult(item.case.id, item.case.source, agent, item.test_case_id, attempts, min_pass_rate)
+            )
+    return RunReport(results, batches, min_pass_rate, time.monotonic() - started)
+
+
+def _wait(
+    client: SigmaMindClient,
+    batches: dict[str, str],
+    deadline: float,
+    stop: threading.Event,
+    on_progress: Callable[[int, int], None],
+) -> dict[str, list[dict[str, Any]]]:
+    finished: dict[str, list[dict[str, Any]]] = {}
+    pause = FIRST_POLL_SECONDS
+    while True:
+        done = total = 0
+        for agent, batch_id in batches.items():
+            if agent in finished:
+                count = len(finished[agent])
+                done, total = done + count, total + count
+                continue
+            state = client.get_batch(batch_id, agent)
+            expected = _expected_attempts(state)
+            completed = int(state.get("successfulAttempts") or 0) + int(state.get("failedAttempts") or 0)
+            done, total = done + min(completed, expected), total + expected
+            if expected and completed >= expected:
+                runs = client.list_runs(batch_id, agent)
+                if len(runs) >= expected and all(_verdict(r) is not None for r in runs):
+                    finished[agent] = runs
+        on_progress(done, total)
+        if len(finished) == len(batches):
+            return finished
+        if time.monotonic() >= deadline:
+            waiting = ", ".join(batches[a] for a in batches if a not in finished)
+            raise RunTimeoutError(
+                f"the batch runs did not finish within the timeout ({done} of {total} attempts done; "
+                f"still running: {waiting})",
+                hint="raise --timeout, or look at the batch runs on the platform",
+            )
+        if stop.wait(min(pause, max(0.0, deadline - time.monotonic()))):
+            raise SuitesyncError("stopped while waiting for the batch runs (they go on on the platform)")
+        pause = min(pause * 2, MAX_POLL_SECONDS)
+
+
+def _expected_attempts(batch: dict[str, Any]) -> int:
+    """Attempts a batch holds: from its test case objects, or `totalAttempts` if that is larger."""
+    from_cases = sum(int(case.get("attempt") or 1) for case in batch.get("testCases") or [])
+    return max(from_cases, int(batch.get("totalAttempts") or 0))
+
+
+def _verdict(run: dict[str, Any]) -> bool | None:
+    """isSuccessful, or the legacy spelling isSuccesful (sigmamind-api.md §8.10)."""
+    value = run.get("isSuccessful", run.get("isSuccesful"))
+    return None if value is None else bool(value)
+
+
+def _run_case_id(run: dict[str, Any]) -> str:
+    case = run.get("testCase") or {}
+    return str(case.get("testCaseId") or run.get("testCaseId") or "")
+
+
+def agents_in(selected: Iterable[Selected]) -> set[str]:
+    return {normalize_agent_id(s.case.agent_id) for s in selected}

@@ -1,0 +1,147 @@
+"""Renderers for `suitesync run`: a text table, JSON, markdown for a PR comment, and JUnit XML.
+
+The JUnit file validates against the Jenkins xUnit schema (junit-10.xsd), which CI servers
+(Jenkins, GitLab, GitHub test-report actions) read: one <testsuite> per suite file, one
+<testcase> per case (classname = the suite file), the judge's remarks of failed attempts as the
+failure message. That schema has no properties on a testcase, so each case's attempts, passes
+and pass rate are properties of its suite, named `<case id>.attempts` and so on.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from typing import TextIO
+
+from suitesync.run import CaseResult, RunReport
+
+RUN_JSON_VERSION = 1
+MARKDOWN_REMARKS = 300
+
+
+def write_run_text(report: RunReport, out: TextIO) -> None:
+    width = max([len(r.case_id) for r in report.results] + [4])
+    out.write(f"{'case':<{width}}  {'passed':>9}  {'rate':>6}  result\n")
+    for result in report.results:
+        verdict = "pass" if result.ok else "FAIL"
+        passed = f"{result.passed}/{len(result.attempts)}"
+        out.write(f"{result.case_id:<{width}}  {passed:>9}  {result.rate:>6.0%}  {verdict}\n")
+        for remark in result.failed_remarks()[:3]:
+            out.write(f"{'':<{width}}    - {remark}\n")
+    out.write(f"\n{summary(report)}\n")
+
+
+def summary(report: RunReport) -> str:
+    failed = len(report.failed)
+    passed = len(report.results) - failed
+    rate = f"minimum pass rate {report.min_pass_rate:.0%}"
+    return f"{passed} passed, {failed} failed ({rate}; {report.seconds:.0f} s)"
+
+
+def run_document(report: RunReport) -> dict[str, object]:
+    return {
+        "version": RUN_JSON_VERSION,
+        "minPassRate": report.min_pass_rate,
+        "batches": report.batches,
+        "passed": len(report.results) - len(report.failed),
+        "failed": len(report.failed),
+        "cases": [
+            {
+                "id": r.case_id,
+                "source": r.source,
+                "agentId": r.agent_id,
+                "testCaseId": r.test_case_id,
+                "attempts": len(r.attempts),
+                "passedAttempts": r.passed,
+                "passRate": round(r.rate, 4),
+                "passed": r.ok,
+                "runs": [{"jobId": a.job_id, "passed": a.passed, "remarks": a.remarks} for a in r.attempts],
+            }
+            for r in report.results
+        ],
+    }
+
+
+def write_run_json(report: RunReport, out: TextIO) -> None:
+    json.dump(run_document(report), out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+def write_run_markdown(report: RunReport, out: TextIO) -> None:
+    failed = report.failed
+    out.write(f"### suitesync run\n\n**{summary(report)}**\n\n")
+    out.write("| case | attempts passed | pass rate | result |\n|---|---:|---:|---|\n")
+    for result in report.results:
+        mark = "✅" if result.ok else "❌"
+        out.write(
+            f"| `{result.case_id}` | {result.passed}/{len(result.attempts)} | {result.rate:.0%} | {mark} |\n"
+        )
+    for result in failed:
+        remarks = "\n".join(f"- {_short(r)}" for r in result.failed_remarks())
+        title = f"❌ <code>{result.case_id}</code> ({result.source})"
+        out.write(f"\n<details><summary>{title}</summary>\n\n{remarks}\n\n</details>\n")
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MARKDOWN_REMARKS else text[: MARKDOWN_REMARKS - 1] + "…"
+
+
+def junit_xml(report: RunReport) -> bytes:
+    root = ET.Element(
+        "testsuites",
+        name="suitesync run",
+        tests=str(len(report.results)),
+        failures=str(len(report.failed)),
+        errors="0",
+        time=f"{report.seconds:.3f}",
+    )
+    by_source: dict[str, list[CaseResult]] = {}
+    for result in report.results:
+        by_source.setdefault(result.source, []).append(result)
+    stamp = datetime.fromtimestamp(report.started, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    for source, results in by_source.items():
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=source,
+            tests=str(len(results)),
+            failures=str(sum(1 for r in results if not r.ok)),
+            errors="0",
+            skipped="0",
+            time=f"{report.seconds:.3f}",
+            timestamp=stamp,
+            hostname=socket.gethostname(),
+        )
+        properties = ET.SubElement(suite, "properties")
+        ET.SubElement(properties, "property", name="minPassRate", value=f"{report.min_pass_rate:g}")
+        for result in results:
+            for name, value in (
+                ("attempts", len(result.attempts)),
+                ("passedAttempts", result.passed),
+                ("passRate", f"{result.rate:.4f}".rstrip("0").rstrip(".")),
+                ("testCaseId", result.test_case_id),
+            ):
+                ET.SubElement(properties, "property", name=f"{result.case_id}.{name}", value=str(value))
+        for result in results:
+            _testcase(suite, result)
+    ET.indent(root)
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
+
+
+def _testcase(suite: ET.Element, result: CaseResult) -> None:
+    case = ET.SubElement(suite, "testcase", name=result.case_id, classname=result.source, time="0")
+    if not result.ok:
+        remarks = result.failed_remarks()
+        message = (
+            f"{result.passed} of {len(result.attempts)} attempts passed (pass rate {result.rate:.0%}, "
+            f"minimum {result.min_pass_rate:.0%})" + (f": {remarks[0]}" if remarks else "")
+        )
+        failure = ET.SubElement(case, "failure", message=message, type="PassRateBelowMinimum")
+        failure.text = "\n".join(f"attempt {n}: {r}" for n, r in enumerate(remarks, 1)) or message
+    out = ET.SubElement(case, "system-out")
+    out.text = "\n".join(
+        f"{a.job_id}: {'passed' if a.passed else 'failed'}: {a.remarks}" for a in result.attempts
+    )

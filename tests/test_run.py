@@ -1,0 +1,219 @@
+"""`suitesync run` against the emulator's batch runs: rates, JUnit, formats, timeouts, CI workflow."""
+
+from __future__ import annotations
+
+import io
+import json
+import shlex
+import subprocess
+import sys
+import tarfile
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+import xmlschema
+import yaml
+
+from suitesync.emulator import Emulator
+
+from conftest import AGENT, ROOT, run_cli
+
+SUITE = """\
+agent: main
+cases:
+  - id: always-passes
+    userPrompt: You are a polite customer.
+    successCriteria: The agent greets the customer.
+    attempt: 2
+  - id: always-fails
+    userPrompt: You are an impossible customer.
+    successCriteria: The agent flies to the moon. [emulator:fail]
+    attempt: 3
+  - id: half-passes
+    userPrompt: You are a moody customer. [emulator:pass-rate=0.5]
+    successCriteria: The agent keeps calm.
+    attempt: 4
+"""
+
+
+@pytest.fixture
+def run_project(tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "project"
+    (root / "suites").mkdir(parents=True)
+    (root / "suitesync.yaml").write_text(f"agents: {{main: {AGENT}}}\n")
+    (root / "suites" / "moods.yaml").write_text(SUITE)
+    monkeypatch.setenv("SIGMAMIND_BASE_URL", emulator.url)
+    assert run_cli("apply", "--auto-approve", cwd=root).code == 0
+    return root
+
+
+@pytest.fixture(scope="session")
+def junit_schema(tmp_path_factory: pytest.TempPathFactory) -> xmlschema.XMLSchema:
+    """The Jenkins xUnit JUnit schema (junit-10.xsd), as pytest's source distribution ships it."""
+    folder = tmp_path_factory.mktemp("pytest-sdist")
+    version = metadata.version("pytest")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            f"pytest=={version}",
+            "-d",
+            str(folder),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (archive,) = folder.glob("pytest-*.tar.gz")
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile(f"pytest-{version}/testing/example_scripts/junit-10.xsd")
+        assert member is not None
+        return xmlschema.XMLSchema(io.BytesIO(member.read()))
+
+
+def test_rates_junit_and_the_failure_exit_code(run_project: Path, junit_schema: xmlschema.XMLSchema) -> None:
+    result = run_cli("run", "--junit", "results.xml", cwd=run_project)
+    assert result.code == 3, result.err
+    rows = {
+        line.split()[0]: line.split()[1:4]
+        for line in result.out.splitlines()[1:-2]  # not the header, the blank line, the summary
+        if line[:1] not in ("", " ")
+    }
+    assert rows == {
+        "always-passes": ["2/2", "100%", "pass"],
+        "always-fails": ["0/3", "0%", "FAIL"],
+        "half-passes": ["2/4", "50%", "FAIL"],
+    }
+    assert "    - The agent did not meet the success criteria: The agent flies to the moon." in result.out
+    assert "1 passed, 2 failed (minimum pass rate 100%" in result.out
+    xml = (run_project / "results.xml").read_bytes()
+    junit_schema.validate(xml)
+    document = junit_schema.to_dict(xml)
+    suite = document["testsuite"][0]
+    assert (suite["@name"], suite["@tests"], suite["@failures"]) == ("suites/moods.yaml", "3", "2")
+    cases = {case["@name"]: case for case in suite["testcase"]}
+    assert {case["@classname"] for case in cases.values()} == {"suites/moods.yaml"}
+    assert "failure" not in cases["always-passes"]
+    failure = cases["always-fails"]["failure"][0]
+    assert failure["@message"].startswith(
+        "0 of 3 attempts passed (pass rate 0%, minimum 100%): The agent did not"
+    )
+    properties = {p["@name"]: p["@value"] for p in suite["properties"][0]["property"]}
+    assert properties["half-passes.attempts"] == "4" and properties["half-passes.passRate"] == "0.5"
+
+
+def test_min_pass_rate(run_project: Path) -> None:
+    result = run_cli("run", "--min-pass-rate", "0.5", "--format", "json", cwd=run_project)
+    assert result.code == 3
+    document = json.loads(result.out)
+    assert document["version"] == 1 and (document["passed"], document["failed"]) == (2, 1)
+    half = next(c for c in document["cases"] if c["id"] == "half-passes")
+    assert (half["attempts"], half["passedAttempts"], half["passRate"], half["passed"]) == (4, 2, 0.5, True)
+    assert [r["passed"] for r in half["runs"]].count(True) == 2
+
+
+def test_selection_and_markdown(run_project: Path) -> None:
+    result = run_cli("run", "--case", "always-p*", "--format", "markdown", cwd=run_project)
+    assert result.code == 0
+    assert result.out.startswith("### suitesync run\n\n**1 passed, 0 failed")
+    assert "| `always-passes` | 2/2 | 100% | ✅ |" in result.out
+    failing = run_cli("run", "--case", "always-fails", "--format", "markdown", cwd=run_project)
+    assert "<details><summary>❌ <code>always-fails</code> (suites/moods.yaml)</summary>" in failing.out
+
+
+def test_changed_runs_only_what_the_last_apply_touched(run_project: Path, emulator: Emulator) -> None:
+    suite = run_project / "suites" / "moods.yaml"
+    suite.write_text(
+        suite.read_text().replace("You are a polite customer.", "You are a very polite customer.")
+    )
+    assert run_cli("apply", "--auto-approve", cwd=run_project).code == 0
+    emulator.clear_requests()
+    result = run_cli("run", "--changed", cwd=run_project)
+    assert result.code == 0 and "always-passes" in result.out and "always-fails" not in result.out
+    batches = [r for r in emulator.requests() if r["method"] == "POST" and r["path"] == "/v1/batch-runs"]
+    assert len(batches) == 1
+
+
+def test_a_plan_that_is_not_empty_is_refused_unless_allowed(run_project: Path) -> None:
+    suite = run_project / "suites" / "moods.yaml"
+    suite.write_text(suite.read_text().replace("attempt: 2", "attempt: 1"))
+    refused = run_cli("run", cwd=run_project)
+    assert refused.code == 1 and "1 cases are not applied as the suites describe them" in refused.err
+    assert run_cli("run", "--allow-drift", "--case", "always-passes", cwd=run_project).code == 0
+
+
+def test_a_batch_that_never_finishes_times_out(run_project: Path, emulator: Emulator) -> None:
+    emulator.faults.reconfigure({"run_seconds": 3600})
+    result = run_cli("run", "--timeout", "1", cwd=run_project)
+    assert result.code == 1
+    assert (
+        "error: the batch runs did not finish within the timeout (0 of 9 attempts done; still running: batch_"
+        in result.err
+    )
+
+
+def test_nothing_applied_means_nothing_to_run(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "moods.yaml").write_text(SUITE.replace("agent: main", f"agent: {AGENT}"))
+    monkeypatch.setenv("SIGMAMIND_BASE_URL", emulator.url)
+    result = run_cli("run", "--allow-drift", cwd=tmp_path)
+    assert (result.code, result.err) == (0, "no cases to run (none selected, or none applied yet)\n")
+
+
+# --- the CI workflow ----------------------------------------------------------------------------
+
+WORKFLOW = ROOT / "examples" / "ci" / "github-actions.yml"
+
+
+def test_the_workflow_is_a_valid_github_actions_workflow() -> None:
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    proc = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def workflow_commands() -> list[tuple[str, list[str], set[int]]]:
+    """(job, suitesync argv, accepted exit codes) for every suitesync command of the workflow."""
+    document = yaml.safe_load(WORKFLOW.read_text())
+    found = []
+    for job_name, job in document["jobs"].items():
+        for step in job["steps"]:
+            for line in step.get("run", "").splitlines():
+                words = shlex.split(line)
+                if words[:1] != ["suitesync"]:
+                    continue
+                accepted = {0, 2} if "test $? -eq 2" in line else {0}
+                argv = words[1 : words.index(">")] if ">" in words else words[1:]
+                found.append((job_name, argv, accepted))
+    return found
+
+
+def test_every_suitesync_command_of_the_workflow_works(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commands = workflow_commands()
+    assert [argv[0] for _, argv, _ in commands] == ["validate", "plan", "apply", "run"]
+    root = tmp_path / "repo"
+    (root / "suites").mkdir(parents=True)
+    (root / "suitesync.yaml").write_text(f"agents: {{main: {AGENT}}}\n")
+    (root / "suites" / "moods.yaml").write_text(
+        SUITE.replace(" [emulator:fail]", "").replace(" [emulator:pass-rate=0.5]", "")
+    )
+    monkeypatch.setenv("SIGMAMIND_BASE_URL", emulator.url)
+    for job, argv, accepted in commands:
+        result = run_cli(*argv, cwd=root)
+        assert result.code in accepted, (job, argv, result.out, result.err)
+    assert (root / "suitesync-results.xml").is_file()
