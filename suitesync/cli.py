@@ -80,13 +80,13 @@ def validate(
     ctx: click.Context, paths: tuple[Path, ...], fmt: str, directory: Path | None, env_name: str | None
 ) -> int:
     """Check suite files offline and report every problem at once (file:line:col)."""
-    from suitesync.load import expand_paths, load_files
+    from suitesync.load import load_files
     from suitesync.report import write_validation_json, write_validation_text
     from suitesync.state import bulk_work, suite_files
     from suitesync.validate import validate_files
 
     settings = _settings(ctx, directory, env_name)
-    files = expand_paths(paths) if paths else suite_files(settings)
+    files = suite_files(settings, paths)
     with bulk_work():
         result = validate_files(load_files(files, Path.cwd()), settings.agents, keep_cases=False)
     if fmt == "json":
@@ -400,12 +400,12 @@ def fmt(
     ctx: click.Context, paths: tuple[Path, ...], check: bool, directory: Path | None, env_name: str | None
 ) -> int:
     """Rewrite suite files in the canonical layout, keeping every comment."""
-    from suitesync.load import display_path, expand_paths
+    from suitesync.load import display_path
     from suitesync.rewrite import format_file
     from suitesync.state import suite_files
 
     settings = _settings(ctx, directory, env_name)
-    files = expand_paths(paths) if paths else suite_files(settings)
+    files = suite_files(settings, paths)
     results = [format_file(path, display_path(path, Path.cwd()), check=check) for path in files]
     for result in results:
         if result.problem:

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from suitesync.load import find_suite_files, load_files
+from suitesync.load import expand_paths, find_suite_files, load_files
 from suitesync.lockfile import Lockfile
 from suitesync.models import KeepPayload, RemoteCase, TestCase
 from suitesync.settings import CONFIG_NAME, Settings
@@ -36,8 +36,10 @@ def bulk_work() -> Iterator[None]:
         gc.unfreeze()
 
 
-def suite_files(settings: Settings) -> list[Path]:
-    return find_suite_files(settings.root, settings.suites, exclude=[settings.root / CONFIG_NAME])
+def suite_files(settings: Settings, paths: Iterable[Path] = ()) -> list[Path]:
+    """The files named on the command line (directories searched), else the project's suites."""
+    named = expand_paths(paths)
+    return named or find_suite_files(settings.root, settings.suites, exclude=[settings.root / CONFIG_NAME])
 
 
 def load_desired(

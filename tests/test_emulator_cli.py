@@ -77,44 +77,18 @@ def test_fault_flags_reach_the_server(tmp_path: Path) -> None:
         proc.wait(timeout=5)
 
 
-def test_refuses_a_public_host(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "suitesync",
-            "emulator",
-            "--host",
-            "0.0.0.0",
-            "--state",
-            str(tmp_path / "e.db"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+def usage_error_of(tmp_path: Path, *args: str) -> str:
+    """Start the emulator with bad arguments: it must exit 64 (never 2) with a message, no traceback."""
+    argv = [sys.executable, "-m", "suitesync", "emulator", "--state", str(tmp_path / "e.db"), *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode == 64
-    assert "0.0.0.0 is not a loopback address" in proc.stderr
     assert "Traceback" not in proc.stderr
+    return proc.stderr
+
+
+def test_refuses_a_public_host(tmp_path: Path) -> None:
+    assert "0.0.0.0 is not a loopback address" in usage_error_of(tmp_path, "--host", "0.0.0.0")
 
 
 def test_bad_fault_value_is_a_usage_error(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "suitesync",
-            "emulator",
-            "--error-rate",
-            "1.5",
-            "--state",
-            str(tmp_path / "e.db"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert proc.returncode == 64
-    assert "error_rate must be between 0 and 1" in proc.stderr
+    assert "error_rate must be between 0 and 1" in usage_error_of(tmp_path, "--error-rate", "1.5")

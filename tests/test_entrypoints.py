@@ -38,3 +38,42 @@ def test_help_imports_only_click() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_wheel_ships_the_schemas(tmp_path: Path) -> None:
+    """A plain `pip install` (not editable) must carry schemas/ inside the package."""
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            str(root),
+            "-w",
+            str(tmp_path / "dist"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = (tmp_path / "dist").glob("suitesync-*.whl")
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    code = (
+        f"import sys; sys.path.insert(0, {str(target)!r}); import suitesync, json\n"
+        f"assert suitesync.__file__.startswith({str(target)!r}), suitesync.__file__\n"
+        "from suitesync.schema import load_schema, LOCKFILE, PLAN, SUITE\n"
+        "print(sorted(load_schema(n)['title'] for n in (SUITE, LOCKFILE, PLAN)))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.stdout.strip() == "['suitesync lockfile', 'suitesync plan', 'suitesync suite file']", (
+        proc.stderr
+    )
