@@ -13,7 +13,7 @@ import pytest
 
 from suitesync.emulator import Emulator
 
-from conftest import assert_converged, run_cli, write_project
+from conftest import assert_converged, assert_no_canary, run_cli, write_project
 
 WRITES = {"POST", "PUT", "DELETE", "PATCH"}
 
@@ -199,8 +199,9 @@ def test_two_applies_at_once_one_applies_the_other_reports_the_lock(
     first = _apply_process(project, emulator.url, "--parallelism", "2")
     time.sleep(0.8)  # the first holds the lock by now (its plan alone takes 2 x 150 ms)
     second = _apply_process(project, emulator.url)
-    _, err2 = second.communicate(timeout=60)
-    _, err1 = first.communicate(timeout=60)
+    out2, err2 = second.communicate(timeout=60)
+    out1, err1 = first.communicate(timeout=60)
+    assert_no_canary(out1 + err1 + out2 + err2)
     assert first.returncode == 0, err1
     assert second.returncode == 4, err2
     assert "error: another apply holds the project lock (pid" in err2 and f"pid {first.pid} on" in err2

@@ -19,7 +19,7 @@ import pytest
 
 from suitesync.emulator import Emulator
 
-from conftest import assert_converged, run_cli, write_project
+from conftest import assert_converged, assert_no_canary, run_cli, write_project
 
 CASES = 30
 TRIALS = 30
@@ -76,7 +76,8 @@ def test_sigkill_at_random_moments(slow_project: Path, emulator: Emulator) -> No
         process = start_apply(slow_project, emulator.url)
         time.sleep(rng.uniform(0.25, 1.1))
         process.kill()
-        process.wait(timeout=10)
+        out, err = process.communicate(timeout=10)
+        assert_no_canary(out + err)
         outcomes["finished first" if process.returncode == 0 else "killed mid-way"] += 1
         time.sleep(0.1)  # requests the dead process sent may still be committing on the server
         converge_again(slow_project, emulator)
@@ -95,7 +96,8 @@ def test_a_signal_stops_new_requests_and_saves_the_lockfile(
         time.sleep(0.02)
     signalled = time.time()
     process.send_signal(signum)
-    _, err = process.communicate(timeout=10)
+    out, err = process.communicate(timeout=10)
+    assert_no_canary(out + err)
     assert time.time() - signalled < 5
     assert process.returncode == 128 + signum, err
     assert "stopping: no new request starts" in err
