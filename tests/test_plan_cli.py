@@ -229,3 +229,43 @@ def test_embedded_emulator_needs_no_key(tmp_path: Path, monkeypatch: pytest.Monk
     result = run_cli("plan", "--detailed-exitcode", cwd=root)
     assert result.code == 2 and result.out.count("+ create") == EXAMPLE_CASES
     assert (root / ".suitesync" / "emulator.sqlite3").is_file()
+
+
+def _plan_on_a_terminal(project: Path, extra_env: dict[str, str]) -> str:
+    """`suitesync plan --no-refresh` with its output on a pseudo-terminal, as a user sees it."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    controller, terminal = pty.openpty()
+    env = {**os.environ, **extra_env}  # conftest removed any NO_COLOR of the caller
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "suitesync", "plan", "--no-refresh"],
+        cwd=project,
+        env=env,
+        stdout=terminal,
+        stderr=terminal,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            data = os.read(controller, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=30)
+    os.close(controller)
+    return b"".join(chunks).decode()
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(project: Path) -> None:
+    coloured = _plan_on_a_terminal(project, {})
+    assert "\x1b[32m+ create   sales-qualified-lead\x1b[0m" in coloured
+    plain = _plan_on_a_terminal(project, {"NO_COLOR": "1"})
+    assert "\x1b[" not in plain and "+ create   sales-qualified-lead" in plain
+    assert "\x1b[" not in run_cli("plan", "--no-refresh", cwd=project).out  # not a terminal
