@@ -199,11 +199,12 @@ def apply(
 
     from suitesync.commands import ApplyOptions, apply_project
     from suitesync.report import ApplyProgress, write_apply_summary, write_plan_text
+    from suitesync.signals import StopOnSignal, exit_now
 
     settings = _settings(ctx, directory, env_name)
     options = ApplyOptions(planfile, prune, parallelism, max_deletes, lock_timeout, list_grace)
     stop = threading.Event()
-    signals = _StopOnSignal(stop)
+    signals = StopOnSignal(stop)
     color = _color(settings, sys.stdout)
     progress = ApplyProgress(sys.stdout, sys.stderr, total=0, tty=sys.stderr.isatty(), color=color)
 
@@ -239,45 +240,9 @@ def apply(
     if report.outcomes or report.fatal:
         write_apply_summary(report.outcomes, report.fatal, sys.stdout)
     if signals.received is not None:
-        _exit_now(128 + signals.received)
+        exit_now(128 + signals.received)
     failed = report.fatal or any(not o.ok for o in report.outcomes)
     return ExitCode.ERROR if failed else ExitCode.OK
-
-
-class _StopOnSignal:
-    """SIGINT/SIGTERM: no new request starts and the run winds down; a second signal exits at once
-    (safe: every create in flight has a durable pending intent)."""
-
-    def __init__(self, stop: Any) -> None:
-        import signal
-
-        self.stop = stop
-        self.received: int | None = None
-        self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def _handle(self, signum: int, _frame: object) -> None:
-        if self.received is not None:
-            os._exit(128 + signum)
-        self.received = signum
-        self.stop.set()
-        click.echo(
-            "\nstopping: no new request starts; the lockfile is being saved (a second signal exits at once)",
-            err=True,
-        )
-
-    def restore(self) -> None:
-        import signal
-
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
-def _exit_now(code: int) -> None:
-    """After an interrupted apply: the lockfile is saved, so leave without waiting for requests
-    still in flight (their threads would hold the interpreter until their timeouts)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def _color(settings: Any, stream: Any) -> bool:
@@ -333,10 +298,11 @@ def run_cmd(
 
     from suitesync.commands import RunOptions, run_project
     from suitesync.runreport import junit_xml, write_run_json, write_run_markdown, write_run_text
+    from suitesync.signals import StopOnSignal
 
     settings = _settings(ctx, directory, env_name)
     stop = threading.Event()
-    signals = _StopOnSignal(stop)
+    signals = StopOnSignal(stop)
     tty = sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:

@@ -28,6 +28,25 @@ from suitesync.models import (
 )
 from suitesync.schema import load_schema
 
+_VALID_CASE = {"id": "valid", "userPrompt": "p", "successCriteria": "s"}
+
+
+@dataclass(frozen=True, slots=True)
+class _ErrorView:
+    """What a problem needs from a jsonschema_rs error, its instance path made file-absolute."""
+
+    instance_path: tuple[str | int, ...]
+    schema_path: tuple[str | int, ...]
+    kind: Any
+    instance: Any
+    message: str
+
+    @classmethod
+    def of(cls, error: Any, prefix: tuple[str | int, ...] = ()) -> _ErrorView:
+        path = (*prefix, *error.instance_path)
+        return cls(path, tuple(error.schema_path), error.kind, error.instance, error.message)
+
+
 # An alias is a short lowercase name; anything else in `agent:` is taken as an agent id.
 _LOOKS_LIKE_ALIAS = re.compile(r"^[a-z][a-z_-]*$")
 
@@ -67,6 +86,12 @@ class SuiteValidator:
         self.env_value = env_value
         self.schema = load_schema()
         self.validator = jsonschema_rs.Draft202012Validator(self.schema)
+        case_schema = {
+            "$schema": self.schema["$schema"],
+            "$defs": self.schema["$defs"],
+            "$ref": "#/$defs/case",
+        }
+        self.case_validator = jsonschema_rs.Draft202012Validator(case_schema)
         self.agents = dict(agents or {})
         self.result = ValidationResult()
         self._ids: dict[str, _IdSite] = {}
@@ -88,24 +113,35 @@ class SuiteValidator:
 
     def finish(self) -> ValidationResult:
         # Two schema rules can fail on one value (an empty prompt is too short and blank): say it once.
-        self.result.problems = sorted(set(self.result.problems))
+        self.result.problems = sorted(set(self.result.problems), key=_problem_order)
         return self.result
 
     def _check_schema(self, parsed: ParsedFile, data: dict[str, Any]) -> set[int] | None:
-        """Report schema errors; return the indexes of broken cases, or None if the whole file is."""
-        if parsed.problems:
-            bad: set[int] | None = None
-        else:
-            bad = set()
-        if self.validator.is_valid(data):
+        """Report schema errors; return the indexes of broken cases, or None if the whole file is.
+
+        The file's own keys are checked with the cases stood in for by one valid case, then each
+        case on its own: collecting errors costs several times a yes/no check, so only the cases
+        that fail are searched for errors, and a valid project pays for yes/no checks alone.
+        """
+        bad: set[int] | None = None if parsed.problems else set()
+        cases = data.get("cases")
+        per_case = isinstance(cases, list) and bool(cases)
+        top = {**data, "cases": [_VALID_CASE]} if per_case else data
+        if not self.validator.is_valid(top):
+            bad = None
+            for error in self.validator.iter_errors(top):
+                self.result.problems.extend(_schema_problems(parsed, _ErrorView.of(error), self.schema))
+        if not per_case:
             return bad
-        for error in self.validator.iter_errors(data):
-            self.result.problems.extend(_schema_problems(parsed, error, self.schema))
-            path = error.instance_path
-            if bad is not None and len(path) >= 2 and path[0] == "cases" and isinstance(path[1], int):
-                bad.add(path[1])
-            else:
-                bad = None
+        assert isinstance(cases, list)
+        for index, case in enumerate(cases):
+            if self.case_validator.is_valid(case):
+                continue
+            if bad is not None:
+                bad.add(index)
+            for error in self.case_validator.iter_errors(case):
+                view = _ErrorView.of(error, prefix=("cases", index))
+                self.result.problems.extend(_schema_problems(parsed, view, self.schema))
         return bad
 
     def _add_case(
@@ -263,6 +299,11 @@ def validate_files(
     for parsed in files:
         validator.add(parsed)
     return validator.finish()
+
+
+def _problem_order(problem: Problem) -> tuple[str, int, int, str, str]:
+    """Sort key compared in C: the dataclass's own ordering runs Python code per comparison."""
+    return (problem.path, problem.line, problem.col, problem.code, problem.message)
 
 
 def _problem_at(parsed: ParsedFile, spot: Spot, code: str, message: str, hint: str | None = None) -> Problem:
