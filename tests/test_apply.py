@@ -228,3 +228,26 @@ def test_the_quickstart_flow_on_the_embedded_emulator(
         "emulator.sqlite3",
         "suitesync.lock.backup",
     ]
+
+
+def test_apply_waits_for_the_lock_up_to_the_timeout(project: Path, emulator: Emulator) -> None:
+    import threading
+
+    from suitesync.projectlock import project_lock
+
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with project_lock(project / ".suitesync", 0):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(5)
+    threading.Timer(0.5, release.set).start()
+    started = time.monotonic()
+    result = run_cli("apply", "--auto-approve", "--lock-timeout", "5", cwd=project)
+    thread.join()
+    assert result.code == 0 and time.monotonic() - started >= 0.4
+    assert_converged(emulator, project, 13)
