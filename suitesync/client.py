@@ -292,10 +292,10 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         seconds = float(raw)
     except ValueError:
-        moment = email.utils.parsedate_to_datetime(raw) if raw else None
-        if moment is None:
-            return None
-        seconds = moment.timestamp() - time.time()
+        try:
+            seconds = email.utils.parsedate_to_datetime(raw).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None  # neither seconds nor a date: fall back to our own backoff
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
