@@ -12,7 +12,7 @@ import os
 import secrets
 import sys
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -87,14 +87,6 @@ class Lockfile:
 
     def copy(self) -> Lockfile:
         return Lockfile(self.lineage, self.serial, dict(self.cases), self.on_disk)
-
-    def with_entry(self, case_id: str, entry: LockEntry | None) -> Lockfile:
-        cases = dict(self.cases)
-        if entry is None:
-            cases.pop(case_id, None)
-        else:
-            cases[case_id] = entry
-        return replace(self, cases=cases)
 
 
 def read_lockfile(path: Path) -> Lockfile:
