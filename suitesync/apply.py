@@ -30,7 +30,7 @@ from suitesync.client import (
 )
 from suitesync.errors import SuitesyncError
 from suitesync.lockfile import LockEntry, Lockfile, write_lockfile
-from suitesync.models import RemoteCase, TestCase
+from suitesync.models import RemoteCase
 from suitesync.plan import Action, Kind, Plan
 
 WRITE_INTERVAL_SECONDS = 0.1  # between lockfile writes that nobody waits for
@@ -71,7 +71,8 @@ class LockState:
         self._urgent = 0  # the newest change somebody waits to see on disk
         self._closed = False
         self._error: BaseException | None = None
-        self._claimed = {e.test_case_id for e in lock.cases.values() if e.test_case_id}
+        # remote testCaseId -> the case id whose entry holds it (an index over self.lock.cases)
+        self._owners = {e.test_case_id: case_id for case_id, e in lock.cases.items() if e.test_case_id}
         self._writer = threading.Thread(target=self._write_loop, name="lockfile-writer", daemon=True)
         self._writer.start()
 
@@ -83,12 +84,14 @@ class LockState:
         with self._cond:
             for case_id, entry in changes.items():
                 old = self.lock.cases.pop(case_id, None)
-                if old is not None and old.test_case_id:
-                    self._claimed.discard(old.test_case_id)
+                # Only the entry that owns a remote id releases it: a rename moves the id to
+                # the new key first, and dropping the old key must not forget it.
+                if old is not None and old.test_case_id and self._owners.get(old.test_case_id) == case_id:
+                    del self._owners[old.test_case_id]
                 if entry is not None:
                     self.lock.cases[case_id] = entry
                     if entry.test_case_id:
-                        self._claimed.add(entry.test_case_id)
+                        self._owners[entry.test_case_id] = case_id
             self._version += 1
             target = self._version
             if durable:
@@ -98,16 +101,18 @@ class LockState:
                 self._wait_written(target)
 
     def adopt(self, case_id: str, entry: LockEntry) -> bool:
-        """Record `entry` unless its remote case already belongs to another case (atomic)."""
-        with self._cond:
-            if entry.test_case_id in self._claimed:
+        """Record `entry` unless its remote case already belongs to another case: the check and
+        the record happen under one hold of the lock, so two threads cannot adopt the same case."""
+        with self._cond:  # a Condition's lock is reentrant: update() takes it again
+            owner = self._owners.get(entry.test_case_id or "")
+            if owner is not None and owner != case_id:
                 return False
-        self.update({case_id: entry})
-        return True
+            self.update({case_id: entry})
+            return True
 
     def claimed(self) -> set[str]:
         with self._cond:
-            return set(self._claimed)
+            return set(self._owners)
 
     def flush(self) -> None:
         with self._cond:
@@ -223,8 +228,7 @@ class Applier:
         self.reconciler = Reconciler(client, state, list_grace, stop)
         self.apply_serial = state.lock.serial + 1  # marks what this run created or updated
         self.fatal: str | None = None
-        self._outcomes: list[Outcome] = []
-        self._outcomes_lock = threading.Lock()
+        self._outcomes: list[Outcome] = []  # appended by the main thread only
 
     def run(self, plan: Plan, stop_grace: float = 3.0) -> list[Outcome]:
         """Execute every action; returns the outcomes. Stops starting actions once `stop` is set."""
@@ -300,8 +304,7 @@ class Applier:
             return Outcome(action, "failed", error=str(exc))
 
     def _finish(self, outcome: Outcome) -> None:
-        with self._outcomes_lock:
-            self._outcomes.append(outcome)
+        self._outcomes.append(outcome)
         self.on_outcome(outcome)
 
     # --- creates: intents, settling, reconciling --------------------------------------------
@@ -317,7 +320,9 @@ class Applier:
                 remaining.append(action)
                 continue
             found = self.reconciler.find(case.agent_id, case.hash, since=entry.pending_since or 0.0)
-            if found is not None and self.state.adopt(action.case_id, self._entry(case, found.test_case_id)):
+            if found is not None and self.state.adopt(
+                action.case_id, self._entry(action, found.test_case_id)
+            ):
                 self._finish(Outcome(action, "adopted", found.test_case_id))
             else:
                 remaining.append(action)
@@ -329,11 +334,10 @@ class Applier:
         for action in creates:
             case = action.case
             assert case is not None
-            intents[action.case_id] = LockEntry(
+            intent = LockEntry(
                 None, case.agent_id, case.hash, pending=True, pending_since=now, protect=case.protect
             )
-            if action.rename_from:
-                intents[action.rename_from] = None
+            intents.update(_moved(action, intent))
         if intents:
             self.state.update(intents, durable=True)
 
@@ -343,32 +347,22 @@ class Applier:
         for _attempt in range(CREATE_ATTEMPTS):
             sent_at = time.time()
             try:
-                made = self._post_with_rate_limit(case)
+                made = self.client.create_case(case.payload)
             except OutcomeUnknownError:
                 found = self.reconciler.find(case.agent_id, case.hash, since=sent_at)
                 if found is not None and self.state.adopt(
-                    action.case_id, self._entry(case, found.test_case_id)
+                    action.case_id, self._entry(action, found.test_case_id)
                 ):
                     return Outcome(action, "adopted", found.test_case_id)
                 if self.stop.is_set():
                     raise StopRequestedError("stopped while confirming a create") from None
                 continue  # not listed after the grace period: it was not made; send it again
-            self.state.update({action.case_id: self._entry(case, made.test_case_id)})
+            self.state.update({action.case_id: self._entry(action, made.test_case_id)})
             return Outcome(action, "created", made.test_case_id)
         raise ApplyStopped(
             f"could not confirm the create of {action.case_id} after {CREATE_ATTEMPTS} attempts; "
             "stopping rather than risk a duplicate (run apply again: it settles pending creates first)"
         )
-
-    def _post_with_rate_limit(self, case: TestCase) -> RemoteCase:
-        """A 429 means the create was refused before any work: waiting and sending again is safe."""
-        while True:
-            try:
-                return self.client.create_case(case.payload)
-            except RetryableError as exc:
-                if not self.client.budget.take():
-                    raise
-                self.stop.wait(exc.retry_after if exc.retry_after is not None else 1.0)
 
     # --- the other kinds ----------------------------------------------------------------------
 
@@ -379,10 +373,7 @@ class Applier:
         if action.kind in (Kind.UPDATE, Kind.DRIFT):
             assert case is not None and action.test_case_id is not None
             self.client.update_case(action.test_case_id, case.payload)
-            changes: dict[str, LockEntry | None] = {action.case_id: self._entry(case, action.test_case_id)}
-            if action.rename_from:
-                changes[action.rename_from] = None
-            self.state.update(changes)
+            self.state.update(_moved(action, self._entry(action, action.test_case_id)))
             return Outcome(action, "updated", action.test_case_id)
         if action.kind is Kind.DELETE:
             assert action.test_case_id is not None
@@ -404,15 +395,22 @@ class Applier:
     def _lock_only(self, action: Action) -> Outcome:
         case = action.case
         assert case is not None and action.test_case_id is not None
-        changes: dict[str, LockEntry | None] = {
-            action.case_id: self._entry(case, action.test_case_id, touched=False)
-        }
-        if action.rename_from:
-            changes[action.rename_from] = None
-        self.state.update(changes)
+        self.state.update(_moved(action, self._entry(action, action.test_case_id, touched=False)))
         return Outcome(action, "renamed" if action.kind is Kind.RENAME else "recorded", action.test_case_id)
 
-    def _entry(self, case: TestCase, test_case_id: str, *, touched: bool = True) -> LockEntry:
-        previous = self.state.entry(case.id)
+    def _entry(self, action: Action, test_case_id: str, *, touched: bool = True) -> LockEntry:
+        """The lockfile entry after `action`: `appliedSerial` marks what this run created or
+        updated, and is kept as it was (under the old id, for a rename) for what it only recorded."""
+        case = action.case
+        assert case is not None
+        previous = self.state.entry(action.rename_from or action.case_id)
         serial = self.apply_serial if touched else (previous.applied_serial if previous else None)
         return LockEntry(test_case_id, case.agent_id, case.hash, protect=case.protect, applied_serial=serial)
+
+
+def _moved(action: Action, entry: LockEntry) -> dict[str, LockEntry | None]:
+    """The lockfile change that records `entry` for the action's case, dropping its old id."""
+    changes: dict[str, LockEntry | None] = {action.case_id: entry}
+    if action.rename_from:
+        changes[action.rename_from] = None
+    return changes

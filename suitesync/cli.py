@@ -133,8 +133,6 @@ def plan(
 
     settings = _settings(ctx, directory, env_name)
     the_plan = make_plan(settings, refresh=not no_refresh, prune=prune, err=sys.stderr)
-    if the_plan is None:
-        return ExitCode.ERROR
     if fmt == "json":
         write_plan_json(the_plan, sys.stdout)
     elif fmt == "markdown":
@@ -226,7 +224,6 @@ def apply(
         report = apply_project(
             settings,
             options,
-            out=sys.stdout,
             err=sys.stderr,
             show_plan=show_plan,
             confirm=confirm,
@@ -235,8 +232,6 @@ def apply(
         )
     finally:
         signals.restore()
-    if report is None:
-        return ExitCode.ERROR
     if report.outcomes or report.fatal:
         write_apply_summary(report.outcomes, report.fatal, sys.stdout)
     if signals.received is not None:

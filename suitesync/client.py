@@ -49,6 +49,10 @@ class RetryableError(SuitesyncError):
         self.retry_after = retry_after
 
 
+class RefusedError(RetryableError):
+    """Refused before any work (429): even a create may be sent again."""
+
+
 class OutcomeUnknownError(SuitesyncError):
     """A create may or may not have happened: the caller must look before trying again."""
 
@@ -170,19 +174,8 @@ class SigmaMindClient:
         return None if response is None else remote_case(response.json())
 
     def create_case(self, payload: dict[str, Any]) -> RemoteCase:
-        """POST once. Anything but a clear answer raises OutcomeUnknownError: the case may exist."""
-        self._check_stop()
-        try:
-            response = self._http.post("/v1/test-cases", json=_body(payload))
-        except httpx.TransportError as exc:
-            raise OutcomeUnknownError(f"POST /v1/test-cases: no answer ({type(exc).__name__})") from None
-        if response.status_code >= 500:
-            raise OutcomeUnknownError(f"POST /v1/test-cases: HTTP {response.status_code}")
-        if response.status_code == 429:
-            # A rate-limited request was refused before any work: safe to send again.
-            raise RetryableError("POST /v1/test-cases: HTTP 429", _retry_after(response))
-        _raise_for_status(response)
-        return remote_case(response.json())
+        """Create a test case. Anything but a clear answer raises OutcomeUnknownError: it may exist."""
+        return remote_case(self._post("/v1/test-cases", _body(payload)).json())
 
     def update_case(self, test_case_id: str, payload: dict[str, Any]) -> RemoteCase:
         """PUT the full desired body: the same result under full or partial update semantics."""
@@ -198,15 +191,9 @@ class SigmaMindClient:
     # --- batch runs -----------------------------------------------------------------------------
 
     def create_batch(self, agent_id: str, test_case_ids: list[str]) -> dict[str, Any]:
-        self._check_stop()
-        try:
-            response = self._http.post(
-                "/v1/batch-runs", json={"agentId": agent_id, "testCases": test_case_ids}
-            )
-        except httpx.TransportError as exc:
-            raise OutcomeUnknownError(f"POST /v1/batch-runs: no answer ({type(exc).__name__})") from None
-        _raise_for_status(response)
-        result: dict[str, Any] = response.json()
+        result: dict[str, Any] = self._post(
+            "/v1/batch-runs", {"agentId": agent_id, "testCases": test_case_ids}
+        ).json()
         return result
 
     def get_batch(self, batch_id: str, agent_id: str) -> dict[str, Any]:
@@ -238,17 +225,41 @@ class SigmaMindClient:
         self, method: str, path: str, *, ok404: bool = False, **kwargs: Any
     ) -> httpx.Response | None:
         """Send an idempotent request, retrying what is worth retrying; None for an allowed 404."""
-        retrying = Retrying(
-            retry=retry_if_exception_type(RetryableError),
+        for attempt in self._retrier(RetryableError):
+            with attempt:
+                return self._send(method, path, ok404, **kwargs)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        """POST, never repeated when its outcome is unknown; a 429 is repeated after Retry-After,
+        because a rate-limited request was refused before any work was done."""
+        for attempt in self._retrier(RefusedError):
+            with attempt:
+                return self._post_once(path, body)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _post_once(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        self._check_stop()
+        try:
+            response = self._http.post(path, json=body)
+        except httpx.TransportError as exc:
+            raise OutcomeUnknownError(f"POST {path}: no answer ({type(exc).__name__})") from None
+        if response.status_code >= 500:
+            raise OutcomeUnknownError(f"POST {path}: HTTP {response.status_code}")
+        if response.status_code == 429:
+            raise RefusedError(f"POST {path}: HTTP 429", _retry_after(response))
+        _raise_for_status(response)
+        return response
+
+    def _retrier(self, retry_on: type[RetryableError]) -> Retrying:
+        """Attempts of one request: on `retry_on`, wait (backoff or Retry-After) within the budget."""
+        return Retrying(
+            retry=retry_if_exception_type(retry_on),
             stop=self._should_stop,
             wait=self._wait,
             sleep=self._sleep,
             reraise=True,
         )
-        for attempt in retrying:
-            with attempt:
-                return self._send(method, path, ok404, **kwargs)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _pause(self, seconds: float) -> None:
         self.stop.wait(seconds)

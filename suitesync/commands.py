@@ -6,9 +6,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from suitesync.errors import ExitCode, SuitesyncError
+from suitesync.load import display_path
 from suitesync.lockfile import Lockfile, read_lockfile
 from suitesync.models import TestCase
 from suitesync.plan import Kind, Plan, assumptions_of, build_plan, payload_needed, payloads_missing
@@ -19,6 +20,8 @@ from suitesync.state import agents_of, load_desired, refresh_remote, rehydrate
 if TYPE_CHECKING:
     from suitesync.apply import Outcome
     from suitesync.client import SigmaMindClient
+    from suitesync.importer import Import
+    from suitesync.run import RunReport
 
 
 class StalePlanError(SuitesyncError):
@@ -36,14 +39,14 @@ class ApplyOptions:
 
 
 def load_valid_cases(
-    settings: Settings, lock: Lockfile, err: TextIO
-) -> tuple[list[TestCase], set[str]] | None:
-    """The desired cases and the agents to look at, or None (problems written) if the suites are invalid."""
+    settings: Settings, lock: Lockfile, err: TextIO, *, doing: str
+) -> tuple[list[TestCase], set[str]]:
+    """The desired cases and the agents to look at. Invalid suites: their problems are written to
+    `err`, then SuitesyncError says that nothing was `doing` (planned, applied, ...)."""
     desired = load_desired(settings, keep_payload=payload_needed(lock))
     if not desired.ok:
         write_validation_text(desired, err, err)
-        err.write("error: the suites are invalid; nothing was planned\n")
-        return None
+        raise SuitesyncError(f"the suites are invalid; nothing was {doing}")
     return desired.cases, agents_of(desired, lock)
 
 
@@ -64,13 +67,10 @@ def plan_with(
     return build_plan(cases, lock, remote, prune=prune)
 
 
-def make_plan(settings: Settings, *, refresh: bool, prune: bool, err: TextIO) -> Plan | None:
-    """A plan of the project, or None (problems written to `err`) when the suites are invalid."""
+def make_plan(settings: Settings, *, refresh: bool, prune: bool, err: TextIO) -> Plan:
+    """A plan of the project (invalid suites: their problems on `err`, then SuitesyncError)."""
     lock = read_lockfile(settings.lockfile)
-    loaded = load_valid_cases(settings, lock, err)
-    if loaded is None:
-        return None
-    cases, agents = loaded
+    cases, agents = load_valid_cases(settings, lock, err, doing="planned")
     if not refresh:
         return plan_with(settings, lock, cases, None, agents, prune=prune)
     from suitesync.client import connect  # httpx is imported only when the network is used
@@ -93,27 +93,23 @@ def apply_project(
     settings: Settings,
     options: ApplyOptions,
     *,
-    out: TextIO,
     err: TextIO,
     show_plan: Callable[[Plan], None],
     confirm: Callable[[Plan], bool],
     on_outcome: Callable[[Outcome], None],
     stop: threading.Event,
-) -> ApplyReport | None:
+) -> ApplyReport:
     """Plan (or load a saved plan), confirm, and apply, holding the project lock throughout.
 
-    Returns None when the suites are invalid. Raises StalePlanError, ProjectLockedError, or
-    SuitesyncError for refusals; those happen before any write request is sent.
+    Refusals (invalid suites, a stale plan, the lock, too many deletes, no confirmation) raise
+    SuitesyncError or a subclass before any write request is sent.
     """
     from suitesync.client import RetryBudget, connect
     from suitesync.projectlock import project_lock
 
     with project_lock(settings.state_dir, options.lock_timeout):
         lock = read_lockfile(settings.lockfile)
-        loaded = load_valid_cases(settings, lock, err)
-        if loaded is None:
-            return None
-        cases, agents = loaded
+        cases, agents = load_valid_cases(settings, lock, err, doing="applied")
         saved = _load_saved_plan(settings, options.planfile, cases, lock) if options.planfile else None
         with connect(settings, agents, stop=stop) as client:
             plan = saved or plan_with(settings, lock, cases, client, agents, prune=options.prune)
@@ -216,25 +212,18 @@ def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err
     agent_id, file_agent = _agent_names(settings, options.agent)
     with project_lock(settings.state_dir, 0.0):
         lock = read_lockfile(settings.lockfile)
-        desired = load_desired(settings)
-        if not desired.ok:
-            write_validation_text(desired, err, err)
-            raise SuitesyncError("the suites are invalid; nothing was imported")
+        cases, _ = load_valid_cases(settings, lock, err, doing="imported")
         with connect(settings, {agent_id}) as client:
             known = lock.by_test_case_id()
             remote = [case for case in client.list_cases(agent_id) if case.test_case_id not in known]
         if not remote:
             err.write(f"nothing to import: every test case of agent {agent_id} is already managed\n")
             return ExitCode.OK
-        taken = (
-            set(lock.cases)
-            | {c.id for c in desired.cases}
-            | {p for c in desired.cases for p in c.previous_ids}
-        )
+        taken = set(lock.cases) | {c.id for c in cases} | {p for c in cases for p in c.previous_ids}
         result = build_import(remote, taken, file_agent, header_for(agent_id))
         _check_import_reads_back(settings, result)
         target = _import_target(settings, options.into, file_agent)
-        shown = _relative(target, settings.root)
+        shown = display_path(target.resolve(), settings.root.resolve())
         if options.dry_run:
             out.write(result.text)
             err.write(f"would import {len(result.cases)} test cases of agent {agent_id} into {shown}\n")
@@ -263,14 +252,14 @@ def _agent_names(settings: Settings, agent: str) -> tuple[str, str]:
     return agent_id, alias or agent_id
 
 
-def _check_import_reads_back(settings: Settings, result: Any) -> None:
+def _check_import_reads_back(settings: Settings, result: Import) -> None:
     """The file must read back to the very payloads imported (labels aside, where there were none)."""
-    from suitesync.load import Builder, ParsedFile
+    from suitesync.load import parse_text
     from suitesync.validate import validate_files
 
-    parsed = ParsedFile(path=Path("import.yaml"), display="import.yaml")
-    Builder(parsed, result.text).build()
-    check = validate_files([parsed], settings.agents, env_value=settings.env_value)
+    check = validate_files(
+        [parse_text(result.text, "import.yaml")], settings.agents, env_value=settings.env_value
+    )
     hashes = {case.id: case.hash for case in check.cases}
     wrong = [c.case_id for c in result.cases if not c.unlabelled and hashes.get(c.case_id) != c.remote.hash]
     if check.problems or wrong:
@@ -292,20 +281,13 @@ def _import_target(settings: Settings, into: Path | None, file_agent: str) -> Pa
         target = settings.root.joinpath(*base, f"imported-{slug(file_agent)}.yaml")
     else:
         target = into if into.is_absolute() else Path.cwd() / into
-    relative = _relative(target, settings.root)
+    relative = display_path(target.resolve(), settings.root.resolve())
     if not matches_suites(relative, settings.suites):
         raise SuitesyncError(
             f"{relative} is not matched by the project's suites globs ({', '.join(settings.suites)})",
             hint="choose a file the globs match, or add a glob to suitesync.yaml",
         )
     return target
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
 
 
 # --- run ------------------------------------------------------------------------------------------
@@ -327,7 +309,7 @@ def run_project(
     err: TextIO,
     stop: threading.Event,
     on_progress: Callable[[int, int], None],
-) -> Any:
+) -> RunReport | None:
     """Batch-run the selected managed cases; None when there is nothing to run.
 
     Refuses (unless allow_drift) when the plan is not empty: results would be for other cases
@@ -337,10 +319,7 @@ def run_project(
     from suitesync.run import agents_in, run_batches, select_cases
 
     lock = read_lockfile(settings.lockfile)
-    loaded = load_valid_cases(settings, lock, err)
-    if loaded is None:
-        raise SuitesyncError("the suites are invalid; nothing was run")
-    cases, agents = loaded
+    cases, agents = load_valid_cases(settings, lock, err, doing="run")
     with connect(settings, agents, stop=stop) as client:
         plan = plan_with(settings, lock, cases, client, agents, prune=False)
         if plan.has_changes and not options.allow_drift:

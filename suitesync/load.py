@@ -144,6 +144,13 @@ def load_file(path: Path, display: str) -> ParsedFile:
     return parsed
 
 
+def parse_text(text: str, display: str) -> ParsedFile:
+    """YAML held in memory (a file about to be written), read with the same checks as a file."""
+    parsed = ParsedFile(path=Path(display), display=display)
+    Builder(parsed, text).build()
+    return parsed
+
+
 def _read_bytes(parsed: ParsedFile) -> bytes | None:
     try:
         size = os.stat(parsed.path).st_size

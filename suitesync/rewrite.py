@@ -26,7 +26,7 @@ from ruamel.yaml.scalarstring import (
 )
 from ruamel.yaml.tokens import CommentToken
 
-from suitesync.load import TAG_STR, Builder, ParsedFile, load_file, resolve_plain
+from suitesync.load import TAG_STR, load_file, parse_text, resolve_plain
 
 TOP_ORDER = ("agent", "defaults", "cases")
 DEFAULTS_ORDER = ("llmModel", "attempt", "mockData", "protect")
@@ -237,14 +237,8 @@ def format_file(path: Path, display: str, *, check: bool) -> FormatResult:
     formatted = format_text(original)
     if formatted == original:
         return FormatResult(path, display, False)
-    if _read_text_values(formatted, display) != before.data:
+    if parse_text(formatted, display).data != before.data:
         return FormatResult(path, display, False, "not formatted: the result would read differently (a bug)")
     if not check:
         path.write_text(formatted, encoding="utf-8")
     return FormatResult(path, display, True)
-
-
-def _read_text_values(text: str, display: str) -> Any:
-    parsed = ParsedFile(path=Path(display), display=display)
-    Builder(parsed, text).build()
-    return parsed.data

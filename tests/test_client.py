@@ -188,3 +188,21 @@ def test_retry_after_accepts_seconds_and_http_dates_and_is_capped() -> None:
     assert _retry_after(answer("-5")) == 0.0
     assert _retry_after(answer("soon")) is None
     assert _retry_after(httpx.Response(503)) is None
+
+
+def test_a_rate_limited_create_is_sent_again_and_made_once(emulator: Emulator) -> None:
+    emulator.faults.reconfigure({"rate_limit_rate": 0.5, "retry_after_s": 0, "seed": 4})
+    with client_for(emulator, retries=20) as client:
+        made = [client.create_case({**BODY, "label": str(n)}) for n in range(10)]
+    posts = [r["status"] for r in emulator.requests() if r["method"] == "POST"]
+    assert posts.count(429) >= 3 and posts.count(201) == 10
+    assert len({m.test_case_id for m in made}) == 10
+    assert max(emulator.store.create_counts().values()) == 1
+
+
+def test_a_create_refused_every_time_gives_up_with_the_429(emulator: Emulator) -> None:
+    emulator.faults.reconfigure({"rate_limit_rate": 1.0, "retry_after_s": 0})
+    with client_for(emulator, retries=2) as client, pytest.raises(RetryableError, match="HTTP 429"):
+        client.create_case(BODY)
+    assert [r["method"] for r in emulator.requests()] == ["POST"] * 3
+    assert emulator.store.create_counts() == {}

@@ -71,9 +71,11 @@ def test_the_wheel_ships_the_schemas(tmp_path: Path) -> None:
         f"import sys; sys.path.insert(0, {str(target)!r}); import suitesync, json\n"
         f"assert suitesync.__file__.startswith({str(target)!r}), suitesync.__file__\n"
         "from suitesync.schema import load_schema, LOCKFILE, PLAN, SUITE\n"
-        "print(sorted(load_schema(n)['title'] for n in (SUITE, LOCKFILE, PLAN)))"
+        "print(sorted(load_schema(n)['title'] for n in (SUITE, LOCKFILE, PLAN)))\n"
+        "from suitesync.cli import main\n"
+        f"print('validate exit', main(['validate', '-C', {str(root / 'examples')!r}]))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert proc.stdout.strip() == "['suitesync lockfile', 'suitesync plan', 'suitesync suite file']", (
-        proc.stderr
-    )
+    titles = "['suitesync lockfile', 'suitesync plan', 'suitesync suite file']"
+    assert proc.stdout.splitlines() == [titles, "validate exit 0"], proc.stderr
+    assert proc.stderr.startswith("ok: 3 files, 13 cases")

@@ -145,6 +145,8 @@ def test_rename_through_previous_ids_moves_the_entry(project: Path, emulator: Em
         "angry-cancellation" not in cases
         and cases["furious-cancellation"].test_case_id == before.test_case_id
     )
+    assert before.applied_serial is not None
+    assert cases["furious-cancellation"].applied_serial == before.applied_serial  # a rename is no apply
     assert run_cli("plan", "--detailed-exitcode", cwd=project).code == 0
 
 

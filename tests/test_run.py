@@ -217,3 +217,12 @@ def test_every_suitesync_command_of_the_workflow_works(
         result = run_cli(*argv, cwd=root)
         assert result.code in accepted, (job, argv, result.out, result.err)
     assert (root / "suitesync-results.xml").is_file()
+
+
+def test_invalid_suites_are_one_error(run_project: Path) -> None:
+    (run_project / "suites" / "broken.yaml").write_text("agent: main\ncases:\n  - id: x\n")
+    result = run_cli("run", cwd=run_project)
+    assert result.code == 1
+    assert [line for line in result.err.splitlines() if line.startswith("error:")] == [
+        "error: the suites are invalid; nothing was run"
+    ]
