@@ -5,8 +5,9 @@ The rules that make it safe whatever the network or the CI runner does:
   are written at once, before the first request);
 - a create whose outcome is unknown (timeout, dropped connection, 5xx) is never simply sent
   again: the agent's cases are listed until the list grace period has passed, and a case with
-  the same content is adopted; only when none appears is the create sent again, a few times at
-  most, after which the run stops rather than risk a duplicate;
+  the same content is adopted; only when none appears is the create sent again, for as long as
+  the run's retry budget lasts; when it runs out, the intent stays pending (safe: the next run
+  settles it);
 - pending intents found at the start of a run (a crash or a kill left them) are settled the same
   way before anything else;
 - the lockfile is written by one thread that batches the changes of all workers (group commit),
@@ -34,7 +35,6 @@ from suitesync.models import RemoteCase
 from suitesync.plan import Action, Kind, Plan
 
 WRITE_INTERVAL_SECONDS = 0.1  # between lockfile writes that nobody waits for
-CREATE_ATTEMPTS = 3  # sends of one create whose outcome stays unknown, before the run stops
 LIST_POLL_SECONDS = 0.25
 
 
@@ -292,8 +292,8 @@ class Applier:
         except StopRequestedError:
             return Outcome(action, "skipped", error="stopped before it started")
         except RetryableError as exc:
-            if self.client.budget.left <= 0:
-                self.fatal = f"the API kept failing and the run's retry budget is spent ({exc})"
+            if self.client.budget.spent:
+                self.fatal = f"the API kept failing: {self.client.budget.describe()} ({exc})"
                 self.stop.set()
             return Outcome(action, "failed", error=str(exc))
         except ApplyStopped as exc:
@@ -310,8 +310,13 @@ class Applier:
     # --- creates: intents, settling, reconciling --------------------------------------------
 
     def _settle_pending(self, creates: list[Action]) -> list[Action]:
-        """Creates left pending by an earlier run: adopt what they made, keep the rest to create."""
+        """Creates left pending by an earlier run: adopt what they made, keep the rest to create.
+
+        That run may have sent its last create just before it died, so what it made shows in
+        lists only after now + the grace period, whatever the intent's own time.
+        """
         remaining = []
+        since = time.time()
         for action in creates:
             entry = self.state.entry(action.case_id)
             case = action.case
@@ -319,7 +324,7 @@ class Applier:
             if entry is None or not entry.pending or entry.hash != case.hash:
                 remaining.append(action)
                 continue
-            found = self.reconciler.find(case.agent_id, case.hash, since=entry.pending_since or 0.0)
+            found = self.reconciler.find(case.agent_id, case.hash, since=since)
             if found is not None and self.state.adopt(
                 action.case_id, self._entry(action, found.test_case_id)
             ):
@@ -344,7 +349,7 @@ class Applier:
     def _create(self, action: Action) -> Outcome:
         case = action.case
         assert case is not None
-        for _attempt in range(CREATE_ATTEMPTS):
+        while True:
             sent_at = time.time()
             try:
                 made = self.client.create_case(case.payload)
@@ -356,13 +361,15 @@ class Applier:
                     return Outcome(action, "adopted", found.test_case_id)
                 if self.stop.is_set():
                     raise StopRequestedError("stopped while confirming a create") from None
+                if not self.client.budget.take():
+                    raise ApplyStopped(
+                        f"the create of {action.case_id} could not be confirmed and "
+                        f"{self.client.budget.describe()}; its intent stays pending "
+                        "(run apply again: it settles pending creates first)"
+                    ) from None
                 continue  # not listed after the grace period: it was not made; send it again
             self.state.update({action.case_id: self._entry(action, made.test_case_id)})
             return Outcome(action, "created", made.test_case_id)
-        raise ApplyStopped(
-            f"could not confirm the create of {action.case_id} after {CREATE_ATTEMPTS} attempts; "
-            "stopping rather than risk a duplicate (run apply again: it settles pending creates first)"
-        )
 
     # --- the other kinds ----------------------------------------------------------------------
 

@@ -419,6 +419,9 @@ def schema(which: str) -> int:
 @click.option("--latency-ms", type=float, default=0.0, help="Added to every /v1 request.")
 @click.option("--jitter-ms", type=float, default=0.0, help="Plus a uniform random 0..J ms.")
 @click.option("--error-rate", type=float, default=0.0, help="Share of requests answered 500/503.")
+@click.option(
+    "--error-status", type=click.Choice(["500", "503"]), default=None, help="Answer faults with only this."
+)
 @click.option("--rate-limit-rate", type=float, default=0.0, help="Share answered 429 with Retry-After.")
 @click.option(
     "--retry-after", "retry_after_s", type=float, default=1.0, help="Retry-After seconds of 429/503."
@@ -443,6 +446,8 @@ def emulator(
     """Serve the SigmaMind-compatible API on loopback until stopped (Ctrl-C)."""
     from suitesync.emulator import Emulator, FaultConfig, NotLoopbackError
 
+    if faults["error_status"] is not None:
+        faults["error_status"] = int(faults["error_status"])
     try:
         config = FaultConfig(**faults)
         server = Emulator(host, port, state, api_key, agents, config)

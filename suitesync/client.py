@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 PAYLOAD_FIELDS = ("agentId", "userPrompt", "successCriteria", "label", "llmModel", "mockData", "attempt")
 MAX_RETRY_AFTER_S = 60.0
+MAX_CONSECUTIVE_FAILURES = 30
 LIST_PAGE_SIZE = 100
 USER_AGENT = "suitesync"
 _BACKOFF = wait_exponential_jitter(multiplier=0.2, max=5.0)  # 0.2 s, 0.4 s, ... capped at 5 s, plus jitter
@@ -62,18 +63,43 @@ class StopRequestedError(SuitesyncError):
 
 
 class RetryBudget:
-    """How many retries a whole run may spend, across threads; a failing server ends the run."""
+    """What a whole run may spend on retries, across threads.
+
+    Two limits end a run against a server that keeps failing: the number of retries (`retries`,
+    which apply sizes by its work), and `MAX_CONSECUTIVE_FAILURES` failed requests in a row with
+    no success between them, which a flaky server never reaches (at 20% failures the chance is
+    0.2**30, about 1e-21) and a dead one reaches in seconds.
+    """
 
     def __init__(self, retries: int) -> None:
         self.left = retries
+        self.consecutive_failures = 0
         self._lock = threading.Lock()
 
     def take(self) -> bool:
+        """One retry, if the budget allows it."""
         with self._lock:
-            if self.left <= 0:
+            if self.left <= 0 or self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
                 return False
             self.left -= 1
             return True
+
+    def failed(self) -> None:
+        with self._lock:
+            self.consecutive_failures += 1
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self.consecutive_failures = 0
+
+    @property
+    def spent(self) -> bool:
+        return self.left <= 0 or self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES
+
+    def describe(self) -> str:
+        if self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+            return f"{self.consecutive_failures} requests failed in a row"
+        return "the run's retry budget is spent"
 
 
 def check_base_url(url: str) -> str:
@@ -128,7 +154,7 @@ class SigmaMindClient:
         *,
         timeout: float = 30.0,
         max_connections: int = 32,
-        retries: int = 4,
+        retries: int = 8,
         budget: RetryBudget | None = None,
         sleep: Callable[[float], None] | None = None,
         stop: threading.Event | None = None,
@@ -243,11 +269,14 @@ class SigmaMindClient:
         try:
             response = self._http.post(path, json=body)
         except httpx.TransportError as exc:
+            self.budget.failed()
             raise OutcomeUnknownError(f"POST {path}: no answer ({type(exc).__name__})") from None
         if response.status_code >= 500:
+            self.budget.failed()
             raise OutcomeUnknownError(f"POST {path}: HTTP {response.status_code}")
         if response.status_code == 429:
             raise RefusedError(f"POST {path}: HTTP 429", _retry_after(response))
+        self.budget.succeeded()
         _raise_for_status(response)
         return response
 
@@ -273,9 +302,13 @@ class SigmaMindClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
+            self.budget.failed()
             raise RetryableError(f"{method} {path}: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            self.budget.failed()
         if response.status_code == 429 or response.status_code >= 500:
             raise RetryableError(f"{method} {path}: HTTP {response.status_code}", _retry_after(response))
+        self.budget.succeeded()
         if ok404 and response.status_code == 404:
             return None
         _raise_for_status(response)

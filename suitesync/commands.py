@@ -107,7 +107,11 @@ def apply_project(
     from suitesync.client import RetryBudget, connect
     from suitesync.projectlock import project_lock
 
-    with project_lock(settings.state_dir, options.lock_timeout):
+    def waiting(holder: str) -> None:
+        err.write(f"waiting up to {options.lock_timeout:g} s for the project lock ({holder})\n")
+        err.flush()
+
+    with project_lock(settings.state_dir, options.lock_timeout, waiting):
         lock = read_lockfile(settings.lockfile)
         cases, agents = load_valid_cases(settings, lock, err, doing="applied")
         saved = _load_saved_plan(settings, options.planfile, cases, lock) if options.planfile else None

@@ -250,12 +250,16 @@ class Builder:
 
     def build(self) -> None:
         parsed = self.parsed
+        event = None
         try:
             for event in iter_events(self.text):
                 if not self.on_event(event):
                     break
         except yaml.MarkedYAMLError as exc:
-            parsed.problems.append(_syntax_problem(parsed, exc))
+            if _NESTING_LIMIT in str(exc.problem):
+                parsed.problems.append(self.too_deep_ahead(event, exc))
+            else:
+                parsed.problems.append(_syntax_problem(parsed, exc))
             return
         self.report_first(
             self.anchors,
@@ -407,6 +411,21 @@ class Builder:
         )
         return value
 
+    def too_deep_ahead(self, last: Any, exc: yaml.MarkedYAMLError) -> Problem:
+        """`yaml-too-deep` where the level past MAX_DEPTH opens, when libyaml's own nesting limit
+        (1,000 levels since PyYAML 6.0.4) fired before its events reached us.
+
+        Its scanner looks ahead over a run of `[` (each could start a flow key), so the error comes
+        from far beyond the last event delivered: the opening is found by scanning the flow
+        indicators that follow that event.
+        """
+        start = _offset(self.text, last.end_mark) if last is not None else 0
+        found = find_flow_level(self.text, start, len(self.stack), MAX_DEPTH)
+        if found is None:
+            return _too_deep(self.parsed, exc.problem_mark)
+        line, col = _line_col(self.text, found)
+        return Problem(self.parsed.display, line, col, *_TOO_DEEP)
+
     def problem(self, mark: Any, code: str, message: str, hint: str | None = None) -> None:
         self.parsed.problems.append(_mark(self.parsed, mark, code, message, hint))
 
@@ -482,14 +501,69 @@ def _file_problem(parsed: ParsedFile, code: str, message: str, hint: str | None 
     return Problem(parsed.display, 1, 1, code, message, hint)
 
 
+_NESTING_LIMIT = "exceeded maximum nesting depth"  # libyaml >= 0.2.5 as bundled by PyYAML 6.0.4
+_TOO_DEEP = ("yaml-too-deep", f"nesting deeper than {MAX_DEPTH} levels", "a suite needs at most 4 levels")
+
+
 def _too_deep(parsed: ParsedFile, mark: Any) -> Problem:
-    return _mark(
-        parsed,
-        mark,
-        "yaml-too-deep",
-        f"nesting deeper than {MAX_DEPTH} levels",
-        "a suite needs at most 4 levels",
-    )
+    return _mark(parsed, mark, *_TOO_DEEP)
+
+
+def find_flow_level(text: str, start: int, depth: int, limit: int) -> int | None:
+    """The offset of the flow indicator (`[` or `{`) at or after `start` that opens a level
+    beyond `limit`, given `depth` levels open at `start`; None if there is none.
+
+    Only flow context can follow a libyaml look-ahead, where nesting changes by indicators alone:
+    quoted scalars and comments are skipped, and a quote inside a plain scalar (`it's`) is text.
+    """
+    index, end = start, len(text)
+    previous = "["  # what precedes `start` is a place where a scalar may begin
+    while index < end:
+        char = text[index]
+        if char in "[{":
+            if depth >= limit:
+                return index
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        elif char in "'\"" and previous in "[{,:?\n \t":
+            index = _skip_quoted(text, index, char)
+        elif char == "#" and previous in "\n \t":
+            index = text.find("\n", index)
+            index = end if index < 0 else index - 1
+        previous = char
+        index += 1
+    return None
+
+
+def _skip_quoted(text: str, index: int, quote: str) -> int:
+    """The offset of the quote closing the scalar opened at `index` (the end if unclosed)."""
+    index += 1
+    while index < len(text):
+        char = text[index]
+        if quote == '"' and char == "\\":
+            index += 2
+            continue
+        if char == quote:
+            if quote == "'" and text.startswith("''", index):
+                index += 2  # an escaped quote inside single quotes
+                continue
+            return index
+        index += 1
+    return len(text)
+
+
+def _offset(text: str, mark: Any) -> int:
+    """The offset of a libyaml mark in `text`, from its line and column (both in characters)."""
+    offset = 0
+    for _ in range(mark.line):
+        offset = text.index("\n", offset) + 1
+    return offset + int(mark.column)
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
 def _syntax_problem(parsed: ParsedFile, exc: yaml.MarkedYAMLError) -> Problem:

@@ -12,7 +12,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,12 +29,15 @@ class ProjectLockedError(SuitesyncError):
 
 
 @contextmanager
-def project_lock(state_dir: Path, timeout: float) -> Iterator[None]:
-    """Hold the project's apply lock, waiting up to `timeout` seconds for another holder."""
+def project_lock(
+    state_dir: Path, timeout: float, on_wait: Callable[[str], None] = lambda holder: None
+) -> Iterator[None]:
+    """Hold the project's apply lock, waiting up to `timeout` seconds for another holder
+    (`on_wait` hears once whom it waits for)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / LOCK_NAME
     with open(path, "a+", encoding="utf-8") as handle:
-        _acquire(handle, path, timeout)
+        _acquire(handle, path, timeout, on_wait)
         try:
             handle.seek(0)
             handle.truncate()
@@ -47,13 +50,17 @@ def project_lock(state_dir: Path, timeout: float) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _acquire(handle: TextIO, path: Path, timeout: float) -> None:
+def _acquire(handle: TextIO, path: Path, timeout: float, on_wait: Callable[[str], None]) -> None:
     deadline = time.monotonic() + timeout
+    waiting = False
     while True:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
         except BlockingIOError:
+            if not waiting and timeout > 0:
+                waiting = True
+                on_wait(_describe(path))
             if time.monotonic() >= deadline:
                 raise ProjectLockedError(
                     f"another apply holds the project lock ({_describe(path)})",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -51,9 +50,7 @@ def test_serves_until_sigterm_and_keeps_state(tmp_path: Path) -> None:
         assert listed["totalCount"] == 1
     finally:
         proc.send_signal(signal.SIGTERM)
-        started = time.monotonic()
         assert proc.wait(timeout=5) == 0
-        assert time.monotonic() - started < 5
     proc, url = start(tmp_path)  # same state file, no --agent: the agent was stored
     try:
         again = httpx.get(

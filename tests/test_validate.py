@@ -73,11 +73,62 @@ def test_alias_bomb_fails_fast(tmp_path: Path) -> None:
     assert "yaml-alias: alias *a0 (and 779 more)" in result.out
 
 
-def test_deep_flow_nesting_does_not_crash(tmp_path: Path) -> None:
-    # The C composer recurses; 200k levels would crash the interpreter without the events scan.
-    (tmp_path / "deep.yaml").write_text("cases: " + "[" * 200_000 + "]" * 200_000 + "\n")
+def _flow_nesting(levels: int) -> str:
+    """A file nesting `levels` deep (the top-level mapping is the first): `cases: [[[...]]]`."""
+    return "cases: " + "[" * (levels - 1) + "]" * (levels - 1) + "\n"
+
+
+def _flow_map_nesting(levels: int) -> str:
+    return "cases: " + "{a: " * (levels - 1) + "1" + "}" * (levels - 1) + "\n"
+
+
+def _block_nesting(levels: int) -> str:
+    """Block sequences on one line (`- - - x`): 200k levels stay far below the size cap."""
+    return "cases:\n  " + "- " * (levels - 1) + "x\n"
+
+
+def _flow_after_quotes_and_comments(levels: int) -> str:
+    # Brackets inside quoted scalars and comments are text, not nesting.
+    return (
+        "cases:\n  - id: x\n    mockData: [ 'a[', \"b{\", # c[[[\n "
+        + "[" * (levels - 4)
+        + "]" * (levels - 4)
+        + "]\n"
+    )
+
+
+NESTING = {
+    # name: (builder, line:col where the 33rd level opens)
+    "flow": (_flow_nesting, "1:39"),
+    "flow-mapping": (_flow_map_nesting, "1:132"),
+    "block": (_block_nesting, "2:65"),
+    "flow-after-quotes": (_flow_after_quotes_and_comments, "4:30"),
+}
+
+
+@pytest.mark.parametrize("levels", [33, 1_000, 2_000, 200_000])
+@pytest.mark.parametrize("shape", sorted(NESTING))
+def test_too_deep_nesting_is_reported_where_the_33rd_level_opens(
+    tmp_path: Path, shape: str, levels: int
+) -> None:
+    # libyaml 0.2.5 (PyYAML 6.0.4) stops at 1,000 levels by itself, and its scanner looks ahead over
+    # runs of `[`, so for flow nesting its error arrives before level 33 does; the C composer
+    # recurses and crashes the interpreter at 200k levels. The answer is the same whatever the version.
+    build, where = NESTING[shape]
+    (tmp_path / "deep.yaml").write_text(build(levels))
     result = run_cli("validate", "deep.yaml", cwd=tmp_path)
-    assert result.out.startswith("deep.yaml:1:39: yaml-too-deep")
+    assert result.code == 1
+    assert result.out == (
+        f"deep.yaml:{where}: yaml-too-deep: nesting deeper than 32 levels (a suite needs at most 4 levels)\n"
+    )
+
+
+@pytest.mark.parametrize("shape", sorted(NESTING))
+def test_32_levels_of_nesting_are_allowed(tmp_path: Path, shape: str) -> None:
+    (tmp_path / "deep.yaml").write_text(NESTING[shape][0](32))
+    result = run_cli("validate", "deep.yaml", cwd=tmp_path)
+    assert "yaml-too-deep" not in result.out
+    assert "yaml-syntax" not in result.out
 
 
 def test_duplicate_id_across_files_names_both_places() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 from dataclasses import asdict, dataclass, fields
@@ -15,6 +16,7 @@ class FaultConfig:
     latency_ms: float = 0.0  # added to every /v1 request
     jitter_ms: float = 0.0  # plus uniform(0, jitter)
     error_rate: float = 0.0  # share of /v1 requests answered 500 or 503 (nothing is done)
+    error_status: int | None = None  # answer faults with this status (500 or 503), not either
     rate_limit_rate: float = 0.0  # share answered 429 with Retry-After (nothing is done)
     retry_after_s: float = 1.0  # the Retry-After of 429 and 503 answers
     drop_rate: float = 0.0  # share of creates committed, then the connection dropped unanswered
@@ -39,6 +41,8 @@ class FaultConfig:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.list_shape not in ("array", "paged"):
             raise ValueError("list_shape must be 'array' or 'paged'")
+        if self.error_status not in (None, 500, 503):
+            raise ValueError("error_status must be 500 or 503")
         if self.page_size < 1:
             raise ValueError("page_size must be at least 1")
 
@@ -47,7 +51,7 @@ class FaultConfig:
 
 
 def _coerce(name: str, value: Any) -> Any:
-    if name == "seed":
+    if name in ("seed", "error_status"):
         return None if value is None else int(value)
     if name == "list_shape":
         return str(value)
@@ -59,34 +63,71 @@ def _coerce(name: str, value: Any) -> Any:
 
 
 class FaultInjector:
-    """Draws the faults for each request from one seeded generator (thread-safe)."""
+    """Decides the faults of each request as a function of the request itself.
+
+    A request's fate depends on the seed, its content (method, path, query, body) and how many
+    times that same content was seen before, never on which thread drew first: sixteen threads
+    applying 200 cases meet the same faults on every run, so a test of convergence under faults
+    is deterministic. Latency jitter, which decides no outcome, comes from a plain seeded
+    generator.
+    """
 
     def __init__(self, config: FaultConfig) -> None:
         self.config = config
         self._lock = threading.Lock()
-        self._random = random.Random(config.seed)
+        self._reseed()
+
+    def _reseed(self) -> None:
+        seed = self.config.seed
+        self._seed = seed if seed is not None else random.SystemRandom().getrandbits(63)
+        self._random = random.Random(self._seed)
+        self._seen: dict[bytes, int] = {}
 
     def reconfigure(self, changes: dict[str, Any]) -> None:
         with self._lock:
             self.config.update(changes)
             if "seed" in changes:
-                self._random = random.Random(self.config.seed)
+                self._reseed()
 
     def delay_seconds(self) -> float:
         with self._lock:
             jitter = self._random.uniform(0, self.config.jitter_ms) if self.config.jitter_ms else 0.0
             return (self.config.latency_ms + jitter) / 1000
 
+    def draw(self, method: str, path: str, query: dict[str, str], body: bytes) -> FaultDraw:
+        """The dice of one request: the n-th request with this content gets the n-th roll."""
+        key = hashlib.blake2b(
+            repr((method, path, sorted(query.items()))).encode() + b"\0" + body, digest_size=16
+        ).digest()
+        with self._lock:
+            occurrence = self._seen.get(key, 0) + 1
+            self._seen[key] = occurrence
+            return FaultDraw(self.config, self._seed, key, occurrence)
+
+
+@dataclass(frozen=True)
+class FaultDraw:
+    config: FaultConfig
+    seed: int
+    key: bytes
+    occurrence: int
+
+    def roll(self, purpose: str) -> float:
+        """A uniform number in [0, 1) from the seed, the request and what it is for."""
+        salt = f"{self.seed}/{self.occurrence}/{purpose}".encode()
+        digest = hashlib.blake2b(self.key, digest_size=8, salt=hashlib.blake2b(salt, digest_size=16).digest())
+        return int.from_bytes(digest.digest(), "big") / 2**64
+
     def failure(self) -> int | None:
         """An HTTP status to answer instead of doing the work, or None."""
-        with self._lock:
-            roll = self._random.random()
-            if roll < self.config.rate_limit_rate:
-                return 429
-            if roll < self.config.rate_limit_rate + self.config.error_rate:
-                return 503 if self._random.random() < 0.5 else 500
-            return None
+        roll = self.roll("failure")
+        if roll < self.config.rate_limit_rate:
+            return 429
+        if roll < self.config.rate_limit_rate + self.config.error_rate:
+            if self.config.error_status is not None:
+                return self.config.error_status
+            return 503 if self.roll("status") < 0.5 else 500
+        return None
 
-    def drop_after_create(self) -> bool:
-        with self._lock:
-            return self._random.random() < self.config.drop_rate
+    def drops_after_create(self) -> bool:
+        return self.roll("drop") < self.config.drop_rate

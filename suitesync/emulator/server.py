@@ -12,8 +12,10 @@ import contextlib
 import ipaddress
 import json
 import socket
+import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -21,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from suitesync.emulator.api import AGENT_PREFIX, Reply, Request, SigmaMindApi, error_body
-from suitesync.emulator.faults import FaultConfig, FaultInjector
+from suitesync.emulator.faults import FaultConfig, FaultDraw, FaultInjector
 from suitesync.emulator.store import Store
 
 ADMIN_PREFIX = "/_emulator/"
@@ -45,6 +47,49 @@ def check_loopback(host: str) -> None:
         raise NotLoopbackError(f"{host} is not a loopback address; use 127.0.0.1, ::1 or localhost")
 
 
+class Gate:
+    """Holds /v1 requests at the door until it is opened: lets a test act while a request is
+    surely in flight (send a signal, kill a process) without guessing at timing."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._passes: int | None = None  # None: open; else how many more requests may pass
+        self._method: str | None = None
+        self._holding = 0
+
+    def close_after(self, passes: int, method: str | None = None) -> None:
+        """Let `passes` more requests (of `method`, if given) through, then hold the rest."""
+        with self._cond:
+            self._passes, self._method = passes, method
+
+    def open(self) -> None:
+        with self._cond:
+            self._passes = None
+            self._cond.notify_all()
+
+    def wait_holding(self, count: int = 1, timeout: float = 30.0) -> bool:
+        """Wait until `count` requests are held; False if that did not happen within `timeout`."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._holding >= count, timeout)
+
+    @property
+    def holding(self) -> int:
+        with self._cond:
+            return self._holding
+
+    def enter(self, method: str) -> None:
+        with self._cond:
+            if self._passes is None or (self._method is not None and method != self._method):
+                return
+            if self._passes > 0:
+                self._passes -= 1
+                return
+            self._holding += 1
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: self._passes is None)
+            self._holding -= 1
+
+
 class Emulator:
     """A SigmaMind-compatible API server. Use as a context manager, or start()/stop()."""
 
@@ -66,6 +111,7 @@ class Emulator:
         config.check()
         self.faults = FaultInjector(config)
         self.api = SigmaMindApi(self.store, config)
+        self.gate = Gate()
         self._log: collections.deque[dict[str, Any]] = collections.deque(maxlen=LOG_LIMIT)
         self._log_lock = threading.Lock()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -93,6 +139,7 @@ class Emulator:
         self._server.serve_forever()
 
     def stop(self) -> None:
+        self.gate.open()  # held requests must not keep the server's threads waiting
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join()
@@ -133,7 +180,15 @@ class Emulator:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # socketserver's 5 makes 16 new connections at once wait for SYN retries
     emulator: Emulator
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (killed, timed out) is normal here, not worth a traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -178,15 +233,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve_api(self, path: str, query: dict[str, str], raw: bytes) -> None:
         started = time.time()
         emulator = self.server.emulator
+        emulator.gate.enter(self.command)
         delay = emulator.faults.delay_seconds()
         if delay:
             time.sleep(delay)
-        reply = self._api_reply(emulator, path, query, raw)
+        draw = emulator.faults.draw(self.command, path, query, raw)
+        reply = self._api_reply(emulator, path, query, raw, draw)
         dropped = (
             reply.status == 201
             and self.command == "POST"
             and path == "/v1/test-cases"
-            and emulator.faults.drop_after_create()
+            and draw.drops_after_create()
         )
         emulator.record(self.command, path, query, 0 if dropped else reply.status, started)
         if dropped:
@@ -194,11 +251,13 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(reply)
 
-    def _api_reply(self, emulator: Emulator, path: str, query: dict[str, str], raw: bytes) -> Reply:
+    def _api_reply(
+        self, emulator: Emulator, path: str, query: dict[str, str], raw: bytes, draw: FaultDraw
+    ) -> Reply:
         key = self.headers.get("X-API-Key")
         if not key or (emulator.api_key is not None and key != emulator.api_key):
             return Reply(401, error_body(401, "Missing or invalid X-API-Key header", path))
-        failure = emulator.faults.failure()
+        failure = draw.failure()
         if failure is not None:
             headers = (
                 {"Retry-After": _seconds(emulator.faults.config.retry_after_s)} if failure != 500 else {}
@@ -240,28 +299,82 @@ def _admin(emulator: Emulator, method: str, path: str, raw: bytes) -> Reply:
         body = json.loads(raw) if raw else {}
     except ValueError:
         return Reply(400, {"error": "body is not JSON"})
-    if (method, name) == ("GET", "requests"):
-        return Reply(200, {"requests": emulator.requests()})
-    if (method, name) == ("DELETE", "requests"):
-        emulator.clear_requests()
-        return Reply(204)
-    if (method, name) == ("GET", "creates"):
-        counts = emulator.store.create_counts()
-        return Reply(200, {"creates": counts, "duplicates": sum(c - 1 for c in counts.values())})
-    if (method, name) == ("GET", "faults"):
-        return Reply(200, emulator.faults.config.as_dict())
-    if (method, name) == ("PUT", "faults"):
-        try:
-            emulator.faults.reconfigure(body)
-        except ValueError as exc:
-            return Reply(400, {"error": str(exc)})
-        return Reply(200, emulator.faults.config.as_dict())
-    if (method, name) == ("POST", "reset"):
-        emulator.reset()
-        return Reply(204)
-    if (method, name) == ("POST", "agents") and isinstance(body.get("agentId"), str):
-        emulator.store.add_agent(body["agentId"].removeprefix(AGENT_PREFIX), body.get("name", "New AI Agent"))
-        return Reply(201, {"agentId": body["agentId"].removeprefix(AGENT_PREFIX)})
-    if (method, name) == ("GET", "health"):
-        return Reply(200, {"ok": True})
-    return Reply(404, {"error": f"no admin endpoint {method} {path}"})
+    handler = _ADMIN_ROUTES.get((method, name))
+    if handler is None or not isinstance(body, dict):
+        return Reply(404, {"error": f"no admin endpoint {method} {path}"})
+    return handler(emulator, body)
+
+
+def _requests(emulator: Emulator, _body: dict[str, Any]) -> Reply:
+    return Reply(200, {"requests": emulator.requests()})
+
+
+def _clear_requests(emulator: Emulator, _body: dict[str, Any]) -> Reply:
+    emulator.clear_requests()
+    return Reply(204)
+
+
+def _creates(emulator: Emulator, _body: dict[str, Any]) -> Reply:
+    counts = emulator.store.create_counts()
+    return Reply(200, {"creates": counts, "duplicates": sum(c - 1 for c in counts.values())})
+
+
+def _faults(emulator: Emulator, _body: dict[str, Any]) -> Reply:
+    return Reply(200, emulator.faults.config.as_dict())
+
+
+def _set_faults(emulator: Emulator, body: dict[str, Any]) -> Reply:
+    try:
+        emulator.faults.reconfigure(body)
+    except ValueError as exc:
+        return Reply(400, {"error": str(exc)})
+    return Reply(200, emulator.faults.config.as_dict())
+
+
+def _reset(emulator: Emulator, _body: dict[str, Any]) -> Reply:
+    emulator.reset()
+    return Reply(204)
+
+
+def _add_agent(emulator: Emulator, body: dict[str, Any]) -> Reply:
+    if not isinstance(body.get("agentId"), str):
+        return Reply(400, {"error": "agentId (a string) is required"})
+    agent_id = body["agentId"].removeprefix(AGENT_PREFIX)
+    emulator.store.add_agent(agent_id, str(body.get("name", "New AI Agent")))
+    return Reply(201, {"agentId": agent_id})
+
+
+def _close_gate(emulator: Emulator, body: dict[str, Any]) -> Reply:
+    passes, only = body.get("passes", 0), body.get("method")
+    if not isinstance(passes, int) or isinstance(passes, bool) or passes < 0:
+        return Reply(400, {"error": "passes must be a whole number >= 0"})
+    emulator.gate.close_after(passes, only if isinstance(only, str) else None)
+    return Reply(200, {"holding": emulator.gate.holding})
+
+
+def _gate(emulator: Emulator, _body: dict[str, Any]) -> Reply:
+    return Reply(200, {"holding": emulator.gate.holding})
+
+
+def _open_gate(emulator: Emulator, _body: dict[str, Any]) -> Reply:
+    emulator.gate.open()
+    return Reply(204)
+
+
+def _health(_emulator: Emulator, _body: dict[str, Any]) -> Reply:
+    return Reply(200, {"ok": True})
+
+
+_ADMIN_ROUTES: dict[tuple[str, str], Callable[[Emulator, dict[str, Any]], Reply]] = {
+    ("GET", "requests"): _requests,
+    ("DELETE", "requests"): _clear_requests,
+    ("GET", "creates"): _creates,
+    ("GET", "faults"): _faults,
+    ("PUT", "faults"): _set_faults,
+    ("POST", "reset"): _reset,
+    ("POST", "agents"): _add_agent,
+    ("GET", "gate"): _gate,
+    ("PUT", "gate"): _close_gate,
+    ("DELETE", "gate"): _open_gate,
+    ("GET", "health"): _health,
+}
