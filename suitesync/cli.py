@@ -218,7 +218,9 @@ def apply(
                 "refusing to apply without confirmation: standard input is not a terminal",
                 hint="pass --auto-approve to apply unattended (as in CI)",
             )
-        return click.confirm(f"\nApply these {len(plan.actions)} changes?", default=False, err=True)
+        count = len(plan.actions)
+        question = "Apply this change?" if count == 1 else f"Apply these {count} changes?"
+        return click.confirm(f"\n{question}", default=False, err=True)
 
     try:
         report = apply_project(
@@ -294,6 +296,7 @@ def run_cmd(
     from suitesync.commands import RunOptions, run_project
     from suitesync.runreport import junit_xml, write_run_json, write_run_markdown, write_run_text
     from suitesync.signals import StopOnSignal
+    from suitesync.text import plural
 
     settings = _settings(ctx, directory, env_name)
     stop = threading.Event()
@@ -302,7 +305,7 @@ def run_cmd(
 
     def progress(done: int, total: int) -> None:
         if tty:
-            click.echo(f"\r\033[Kwaiting for verdicts: {done}/{total} attempts", nl=False, err=True)
+            click.echo(f"\r\033[Kwaiting for verdicts: {done}/{plural(total, 'attempt')}", nl=False, err=True)
 
     try:
         options = RunOptions(patterns, changed, min_pass_rate, timeout, allow_drift)
@@ -364,6 +367,7 @@ def fmt(
     from suitesync.load import display_path
     from suitesync.rewrite import format_file
     from suitesync.state import suite_files
+    from suitesync.text import part_of
 
     settings = _settings(ctx, directory, env_name)
     files = suite_files(settings, paths)
@@ -376,7 +380,7 @@ def fmt(
     changed = sum(r.changed for r in results)
     left = sum(1 for r in results if r.problem)
     click.echo(
-        f"{changed} of {len(results)} files {'would change' if check else 'reformatted'}"
+        f"{part_of(changed, len(results), 'file')} {'would change' if check else 'reformatted'}"
         + (f"; {left} left alone" if left else ""),
         err=True,
     )

@@ -16,6 +16,7 @@ from suitesync.plan import Kind, Plan, assumptions_of, build_plan, payload_neede
 from suitesync.report import write_validation_text
 from suitesync.settings import Settings
 from suitesync.state import agents_of, load_desired, refresh_remote, rehydrate
+from suitesync.text import plural
 
 if TYPE_CHECKING:
     from suitesync.apply import Outcome
@@ -164,7 +165,8 @@ def _check_deletes(plan: Plan, limit: int) -> None:
     deletes = sum(1 for a in plan.actions if a.kind in (Kind.DELETE, Kind.REPLACE))
     if deletes > limit:
         raise SuitesyncError(
-            f"the plan deletes {deletes} test cases, more than --max-deletes {limit}; nothing was changed",
+            f"the plan deletes {plural(deletes, 'test case')}, more than --max-deletes {limit}; "
+            "nothing was changed",
             hint=f"check the plan, then pass --max-deletes {deletes} to allow it",
         )
 
@@ -230,18 +232,24 @@ def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err
         shown = display_path(target.resolve(), settings.root.resolve())
         if options.dry_run:
             out.write(result.text)
-            err.write(f"would import {len(result.cases)} test cases of agent {agent_id} into {shown}\n")
+            count = plural(len(result.cases), "test case")
+            err.write(f"would import {count} of agent {agent_id} into {shown}\n")
             return ExitCode.OK
         if target.exists() and not options.force:
             raise SuitesyncError(
                 f"{shown} exists; nothing was imported", hint="choose --into FILE, or pass --force"
             )
         write_import(result, target, lock, settings.lockfile, settings.state_dir, agent_id)
-    err.write(f"imported {len(result.cases)} test cases of agent {agent_id} into {shown}\n")
+    err.write(f"imported {plural(len(result.cases), 'test case')} of agent {agent_id} into {shown}\n")
     unlabelled = [c.case_id for c in result.cases if c.unlabelled]
     if unlabelled:
         names = ", ".join(unlabelled)
-        err.write(f"{len(unlabelled)} had no label; the next apply labels them with their id: {names}\n")
+        which = (
+            "1 had no label; the next apply labels it"
+            if len(unlabelled) == 1
+            else (f"{len(unlabelled)} had no label; the next apply labels them")
+        )
+        err.write(f"{which} with its id: {names}\n")
     return ExitCode.OK
 
 
@@ -328,14 +336,15 @@ def run_project(
         plan = plan_with(settings, lock, cases, client, agents, prune=False)
         if plan.has_changes and not options.allow_drift:
             raise SuitesyncError(
-                f"{len(plan.actions)} cases are not applied as the suites describe them "
+                f"{plural(len(plan.actions), 'case')} {'is' if len(plan.actions) == 1 else 'are'} "
+                "not applied as the suites describe them "
                 "(the plan is not empty)",
                 hint="apply first, or pass --allow-drift to run what is on the platform",
             )
         selected = select_cases(cases, lock, options.patterns, options.changed)
         if not selected:
             return None
-        err.write(f"running {len(selected)} cases on {len(agents_in(selected))} agents\n")
+        err.write(f"running {plural(len(selected), 'case')} on {plural(len(agents_in(selected)), 'agent')}\n")
         return run_batches(
             client,
             selected,

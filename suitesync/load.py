@@ -259,7 +259,7 @@ class Builder:
             if _NESTING_LIMIT in str(exc.problem):
                 parsed.problems.append(self.too_deep_ahead(event, exc))
             else:
-                parsed.problems.append(_syntax_problem(parsed, exc))
+                parsed.problems.append(_syntax_problem(parsed, exc, self.text))
             return
         self.report_first(
             self.anchors,
@@ -553,6 +553,15 @@ def _skip_quoted(text: str, index: int, quote: str) -> int:
     return len(text)
 
 
+def _tab_at(text: str, mark: Any) -> bool:
+    """Whether the parser stopped at a tab: libyaml calls a tab before the first token of a line
+    (`\t- id:`) a character that cannot start a token, without naming it."""
+    if mark is None:
+        return False
+    offset = _offset(text, mark)
+    return text[offset : offset + 1] == "\t"
+
+
 def _offset(text: str, mark: Any) -> int:
     """The offset of a libyaml mark in `text`, from its line and column (both in characters)."""
     offset = 0
@@ -566,11 +575,11 @@ def _line_col(text: str, offset: int) -> tuple[int, int]:
     return text.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
-def _syntax_problem(parsed: ParsedFile, exc: yaml.MarkedYAMLError) -> Problem:
+def _syntax_problem(parsed: ParsedFile, exc: yaml.MarkedYAMLError, text: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     problem = exc.problem or "invalid YAML"
-    if "'\\t'" in problem or "tab character" in problem:
+    if "'\\t'" in problem or "tab character" in problem or _tab_at(text, mark):
         return Problem(
             parsed.display, line, col, "yaml-tab", "tab character in indentation", "indent with spaces"
         )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from suitesync.plan import Action, FieldChange, Kind, Notice, NoticeKind, Plan
+from suitesync.text import part_of, plural
 from suitesync.validate import ValidationResult
 
 if TYPE_CHECKING:
@@ -22,11 +23,10 @@ def write_validation_text(result: ValidationResult, out: TextIO, err: TextIO) ->
         out.write(problem.render() + "\n")
     files_with = len({p.path for p in result.problems})
     if result.ok:
-        err.write(f"ok: {result.files} files, {result.case_count} cases\n")
+        err.write(f"ok: {plural(result.files, 'file')}, {plural(result.case_count, 'case')}\n")
     else:
-        count = len(result.problems)
-        noun = "problem" if count == 1 else "problems"
-        err.write(f"{count} {noun} in {files_with} of {result.files} files\n")
+        problems = plural(len(result.problems), "problem")
+        err.write(f"{problems} in {part_of(files_with, result.files, 'file')}\n")
 
 
 def write_validation_json(result: ValidationResult, out: TextIO) -> None:
@@ -75,9 +75,9 @@ def write_plan_text(plan: Plan, out: TextIO, *, color: bool = False) -> None:
         return click.style(text, fg=fg) if color else text
 
     if not plan.has_changes:
-        out.write(
-            f"No changes. {plan.unchanged} cases match the {'platform' if plan.refreshed else 'lockfile'}.\n"
-        )
+        verb = "matches" if plan.unchanged == 1 else "match"
+        where = "platform" if plan.refreshed else "lockfile"
+        out.write(f"No changes. {plural(plan.unchanged, 'case')} {verb} the {where}.\n")
     else:
         out.write(f"Plan: {plan_summary(plan)}.\n\n")
     for action in plan.actions:
@@ -160,7 +160,7 @@ def write_plan_markdown(plan: Plan, out: TextIO, *, limit: int = MARKDOWN_LIMIT)
     for index, block in enumerate(blocks):
         if len(text) + len(block) > limit:
             left = len(blocks) - index
-            text += f"\n_{left} more sections not shown (over {limit:,} characters): "
+            text += f"\n_{plural(left, 'more section')} not shown (over {limit:,} characters): "
             text += "run `suitesync plan` for the whole plan._\n"
             break
         text += block

@@ -19,6 +19,7 @@ from suitesync.client import SigmaMindClient
 from suitesync.errors import SuitesyncError
 from suitesync.lockfile import LockEntry, Lockfile
 from suitesync.models import TestCase, normalize_agent_id
+from suitesync.text import plural
 
 FIRST_POLL_SECONDS = 0.5
 MAX_POLL_SECONDS = 5.0
@@ -164,8 +165,8 @@ def _wait(
         if time.monotonic() >= deadline:
             waiting = ", ".join(batches[a] for a in batches if a not in finished)
             raise RunTimeoutError(
-                f"the batch runs did not finish within the timeout ({done} of {total} attempts done; "
-                f"still running: {waiting})",
+                f"the batch runs did not finish within the timeout "
+                f"({done} of {plural(total, 'attempt')} done; still running: {waiting})",
                 hint="raise --timeout, or look at the batch runs on the platform",
             )
         if stop.wait(min(pause, max(0.0, deadline - time.monotonic()))):

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from suitesync.run import CaseResult, RunReport
+from suitesync.text import plural
 
 RUN_JSON_VERSION = 1
 MARKDOWN_REMARKS = 300
@@ -135,8 +136,9 @@ def _testcase(suite: ET.Element, result: CaseResult) -> None:
     case = ET.SubElement(suite, "testcase", name=result.case_id, classname=result.source, time="0")
     if not result.ok:
         remarks = result.failed_remarks()
+        attempts = plural(len(result.attempts), "attempt")
         message = (
-            f"{result.passed} of {len(result.attempts)} attempts passed (pass rate {result.rate:.0%}, "
+            f"{result.passed} of {attempts} passed (pass rate {result.rate:.0%}, "
             f"minimum {result.min_pass_rate:.0%})" + (f": {remarks[0]}" if remarks else "")
         )
         failure = ET.SubElement(case, "failure", message=message, type="PassRateBelowMinimum")

@@ -64,7 +64,7 @@ def test_update_delete_and_the_delete_limit(project: Path, emulator: Emulator) -
     assert [m for m, _ in writes(emulator)] == ["PUT"]
     emulator.clear_requests()
     refused = run_cli("apply", "--auto-approve", "--prune", "--max-deletes", "0", cwd=project)
-    assert refused.code == 1 and "the plan deletes 1 test cases, more than --max-deletes 0" in refused.err
+    assert refused.code == 1 and "the plan deletes 1 test case, more than --max-deletes 0" in refused.err
     assert writes(emulator) == []
     pruned = run_cli("apply", "--auto-approve", "--prune", cwd=project)
     assert pruned.code == 0 and "- deleted   sales-not-a-fit" in pruned.out

@@ -56,7 +56,7 @@ def test_canonical_layout(tmp_path: Path) -> None:
     )
     check = run_cli("fmt", "--check", cwd=tmp_path)
     assert (check.code, check.out) == (1, "would reformat: suites/messy.yaml\n")
-    assert "1 of 1 files would change" in check.err
+    assert "1 file would change" in check.err
     assert run_cli("fmt", cwd=tmp_path).out == "formatted: suites/messy.yaml\n"
     assert messy.read_text() == (
         "# my suite\n"

@@ -145,7 +145,7 @@ def test_a_plan_that_is_not_empty_is_refused_unless_allowed(run_project: Path) -
     suite = run_project / "suites" / "moods.yaml"
     suite.write_text(suite.read_text().replace("attempt: 2", "attempt: 1"))
     refused = run_cli("run", cwd=run_project)
-    assert refused.code == 1 and "1 cases are not applied as the suites describe them" in refused.err
+    assert refused.code == 1 and "1 case is not applied as the suites describe them" in refused.err
     assert run_cli("run", "--allow-drift", "--case", "always-passes", cwd=run_project).code == 0
 
 

@@ -43,7 +43,7 @@ def test_several_mistakes_are_all_reported_in_one_run() -> None:
         "schema-id",
         "schema-empty",
     ]
-    assert "7 problems in 1 of 1 files" in result.err
+    assert "7 problems in 1 file" in result.err
 
 
 def test_whole_corpus_in_one_run_is_sorted_by_path_and_line() -> None:

@@ -1,0 +1,27 @@
+"""Wording shared by messages: counted nouns ("1 case", "2 cases") and lists capped with a count."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """`count` and the noun agreeing with it: plural(1, "case") is "1 case", plural(2, ...) "2 cases"."""
+    return f"{count} {noun if count == 1 else many or noun + 's'}"
+
+
+def part_of(part: int, total: int, noun: str) -> str:
+    """ "3 of 5 files", or "5 files" when the part is the whole."""
+    return plural(total, noun) if part == total else f"{part} of {plural(total, noun)}"
+
+
+def capped(items: Sequence[str], limit: int) -> tuple[list[str], int]:
+    """The first `limit` items and how many were left out."""
+    return list(items[:limit]), max(0, len(items) - limit)
+
+
+def joined(items: Sequence[str], limit: int = 5) -> str:
+    """ "a, b, c", or "a, b, c and 7 more" past `limit` items."""
+    shown, rest = capped(items, limit)
+    text = ", ".join(shown)
+    return f"{text} and {rest} more" if rest else text
