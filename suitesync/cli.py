@@ -394,6 +394,9 @@ def fmt(
 @click.option(
     "--plan", "which", flag_value="plan.schema.json", help="Print the schema of plan --format json."
 )
+@click.option(
+    "--config", "which", flag_value="config.schema.json", help="Print the schema of suitesync.yaml."
+)
 @click.option("--suite", "which", flag_value="suite.schema.json", default=True, hidden=True)
 def schema(which: str) -> int:
     """Print the suite JSON Schema (2020-12)."""

@@ -6,13 +6,11 @@ Precedence, highest first: command-line flags, environment variables, suitesync.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_core import ErrorDetails
 
 from suitesync.errors import ConfigError, Problem
 
@@ -28,21 +26,19 @@ BASE_URL_ENV = "SIGMAMIND_BASE_URL"
 STATE_DIR = ".suitesync"
 
 
-class _EnvironmentConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    agents: dict[str, str] = Field(default_factory=dict)
-    apiKeyEnv: str | None = None  # noqa: N815 - the file's key
+@dataclass(frozen=True)
+class _EnvironmentConfig:
+    agents: dict[str, str] = field(default_factory=dict)
+    api_key_env: str | None = None
     lockfile: str | None = None
 
 
-class _ProjectConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    suites: list[str] = Field(default_factory=lambda: list(DEFAULT_SUITES), min_length=1)
+@dataclass(frozen=True)
+class _ProjectConfig:
+    suites: tuple[str, ...] = DEFAULT_SUITES
     lockfile: str = DEFAULT_LOCKFILE
-    agents: dict[str, str] = Field(default_factory=dict)
-    environments: dict[str, _EnvironmentConfig] = Field(default_factory=dict)
+    agents: dict[str, str] = field(default_factory=dict)
+    environments: dict[str, _EnvironmentConfig] = field(default_factory=dict)
 
 
 class Secret:
@@ -136,35 +132,151 @@ def _select_environment(
         return dict(config.agents), API_KEY_ENV, config.lockfile
     env = config.environments.get(env_name)
     if env is None:
-        known = ", ".join(sorted(config.environments)) or "none defined"
         raise ConfigError(
             f"--env {env_name}: no such environment in {config_path or CONFIG_NAME}",
-            hint=f"environments: {known}",
+            hint=_environment_hint(env_name, config.environments),
         )
     stem = Path(config.lockfile)
     lockfile = env.lockfile or str(stem.with_name(f"{stem.stem}.{env_name}{stem.suffix}"))
-    return {**config.agents, **env.agents}, env.apiKeyEnv or API_KEY_ENV, lockfile
+    return {**config.agents, **env.agents}, env.api_key_env or API_KEY_ENV, lockfile
+
+
+def _environment_hint(name: str, environments: Mapping[str, object]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(environments), n=1)
+    known = ", ".join(sorted(environments)) or "none defined"
+    return f"did you mean {close[0]}? (environments: {known})" if close else f"environments: {known}"
 
 
 def _read_config(path: Path) -> _ProjectConfig:
+    """suitesync.yaml, checked like a suite: every problem located, with a hint where one helps.
+
+    An empty or comments-only file is all defaults: every key is optional.
+    """
     from suitesync.load import display_path, load_file
+    from suitesync.schema import CONFIG
+    from suitesync.validate import schema_problems
 
     parsed = load_file(path, display_path(path, Path.cwd()))
-    if parsed.problems:
-        lines = [f"invalid {parsed.display}", *(p.render() for p in parsed.problems)]
-        raise ConfigError("\n".join(lines))
+    problems = [p for p in parsed.problems if p.code != "yaml-empty"]
     data: Any = parsed.data if parsed.data is not None else {}
-    try:
-        return _ProjectConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = sorted(_config_problem(parsed, error) for error in exc.errors())
-        lines = [f"invalid {parsed.display}", *(p.render() for p in problems)]
-        raise ConfigError("\n".join(lines)) from None
+    if not problems:
+        problems = schema_problems(parsed, data, CONFIG) or _value_problems(parsed, data)
+    if problems:
+        lines = [f"invalid {parsed.display}", *(p.render() for p in sorted(problems))]
+        raise ConfigError("\n".join(lines))
+    return _project_config(data)
 
 
-def _config_problem(parsed: ParsedFile, error: ErrorDetails) -> Problem:
-    loc = [part for part in error["loc"] if isinstance(part, str | int)]
-    # An unknown key is best shown at the key itself, a bad value at the value.
-    spot = parsed.locate_key(loc) if error["type"] == "extra_forbidden" else parsed.locate(loc)
-    key = ".".join(str(part) for part in loc) or "top level"
-    return Problem(parsed.display, spot.line, spot.col, "config", f"{key}: {error['msg']}")
+def _project_config(data: dict[str, Any]) -> _ProjectConfig:
+    environments = {
+        name: _EnvironmentConfig(dict(env.get("agents", {})), env.get("apiKeyEnv"), env.get("lockfile"))
+        for name, env in data.get("environments", {}).items()
+    }
+    return _ProjectConfig(
+        suites=tuple(data.get("suites", DEFAULT_SUITES)),
+        lockfile=data.get("lockfile", DEFAULT_LOCKFILE),
+        agents=dict(data.get("agents", {})),
+        environments=environments,
+    )
+
+
+# --- checks the schema cannot express -------------------------------------------------------------
+
+_AGENT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # as `agent:` in suites (suite.schema.json)
+_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # it becomes part of a lockfile name
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+Finding = tuple[str, str | None]  # (message, hint)
+Check = tuple[list[str | int], Finding | None, bool]  # (where, what is wrong there, shown at the key)
+
+
+def _value_problems(parsed: ParsedFile, data: dict[str, Any]) -> list[Problem]:
+    """Globs that would leave the project, paths no file can have, names no alias or variable can
+    have: each at its place in the file. Nothing has been read or sent yet."""
+    checks: list[Check] = []
+    for index, pattern in enumerate(data.get("suites", [])):
+        checks.append((["suites", index], _glob_finding(pattern), False))
+    checks.append((["lockfile"], _path_finding(data.get("lockfile")), False))
+    checks += _agent_checks(["agents"], data.get("agents", {}))
+    for name, env in data.get("environments", {}).items():
+        where: list[str | int] = ["environments", name]
+        checks.append((where, _name_finding(name, _ENV_NAME, "an environment name"), True))
+        checks.append(([*where, "lockfile"], _path_finding(env.get("lockfile")), False))
+        checks.append(([*where, "apiKeyEnv"], _variable_finding(env.get("apiKeyEnv")), False))
+        checks += _agent_checks([*where, "agents"], env.get("agents", {}))
+    return [_located(parsed, path, found, at_key) for path, found, at_key in checks if found]
+
+
+def _agent_checks(where: list[str | int], agents: dict[str, str]) -> list[Check]:
+    checks: list[Check] = []
+    for alias, agent_id in agents.items():
+        checks.append(([*where, alias], _name_finding(alias, _AGENT_ID, "an agent alias"), True))
+        checks.append(([*where, alias], _name_finding(agent_id, _AGENT_ID, "an agent id"), False))
+    return checks
+
+
+def _located(parsed: ParsedFile, path: list[str | int], found: Finding, at_key: bool) -> Problem:
+    spot = parsed.locate_key(path) if at_key else parsed.locate(path)
+    message, hint = found
+    return Problem(parsed.display, spot.line, spot.col, "config-value", f"{_dotted(path)}: {message}", hint)
+
+
+def _dotted(path: list[str | int]) -> str:
+    text = ""
+    for part in path:
+        if isinstance(part, int) or not _PLAIN_KEY.match(part):
+            text += f"[{part}]" if isinstance(part, int) else f'["{part}"]'
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+def _glob_finding(pattern: str) -> Finding | None:
+    """A glob must name files inside the project: Path.glob would otherwise walk the filesystem."""
+    hint = 'a glob relative to suitesync.yaml, e.g. "suites/**/*.yaml"'
+    parts = pattern.split("/")
+    if not pattern.strip():
+        return "the glob is empty", hint
+    if pattern == ".":
+        return '"." is the project folder, not files', hint
+    if pattern.startswith("/"):
+        return f'"{pattern}" is an absolute path; globs are relative to suitesync.yaml', hint
+    if "\0" in pattern:
+        return "the glob holds a NUL character", hint
+    if ".." in parts:
+        return f'"{pattern}" leaves the project (..)', "keep the suites inside the project"
+    if any(part in ("", ".") for part in parts):
+        return f'"{pattern}" has an empty or "." path part', 'write it without them, e.g. "suites/*.yaml"'
+    if any("**" in part and part != "**" for part in parts):
+        return f'"{pattern}": ** must be a whole path part', 'e.g. "suites/**/*.yaml"'
+    if parts[-1] == "**":
+        return f'"{pattern}" matches folders, not files', 'end it with a file pattern: "suites/**/*.yaml"'
+    return None
+
+
+def _path_finding(path: str | None) -> Finding | None:
+    if path is None:
+        return None
+    hint = "a file path relative to suitesync.yaml, e.g. suitesync.lock"
+    if not path.strip():
+        return "the path is empty", hint
+    if "\0" in path:
+        return "the path holds a NUL character", hint
+    if path.endswith("/") or Path(path).name in (".", ".."):
+        return f'"{path}" names a folder, not a file', hint
+    return None
+
+
+def _name_finding(name: str, pattern: re.Pattern[str], what: str) -> Finding | None:
+    if pattern.match(name):
+        return None
+    return f'"{name}" is not {what}', "use letters, digits, '_', '.' or '-'"
+
+
+def _variable_finding(name: str | None) -> Finding | None:
+    if name is None or _VARIABLE.match(name):
+        return None
+    return f'"{name}" is not an environment variable name', "e.g. SIGMAMIND_API_KEY_STAGING"

@@ -301,6 +301,18 @@ def validate_files(
     return validator.finish()
 
 
+def schema_problems(parsed: ParsedFile, document: Any, schema_name: str) -> list[Problem]:
+    """`document` (the data of `parsed`) against a packaged schema: located and hinted like a suite's
+    problems (unknown keys with "did you mean", values YAML reads as another type with "quote it")."""
+    schema = load_schema(schema_name)
+    validator = jsonschema_rs.Draft202012Validator(schema)
+    return [
+        problem
+        for error in validator.iter_errors(document)
+        for problem in _schema_problems(parsed, _ErrorView.of(error), schema)
+    ]
+
+
 def _problem_order(problem: Problem) -> tuple[str, int, int, str, str]:
     """Sort key compared in C: the dataclass's own ordering runs Python code per comparison."""
     return (problem.path, problem.line, problem.col, problem.code, problem.message)
@@ -356,8 +368,9 @@ def _schema_problem(parsed: ParsedFile, path: list[str | int], error: Any) -> Pr
         return _problem_at(
             parsed, spot, "schema-empty", f"{where} is empty", "write the text, or remove the key"
         )
-    if name == "MinItems" and path == ["cases"]:
-        return _problem_at(parsed, spot, "schema-empty", "cases is empty", "add at least one case")
+    if name == "MinItems" and path in (["cases"], ["suites"]):
+        hint = "add at least one case" if path == ["cases"] else "add a glob, or leave the key out"
+        return _problem_at(parsed, spot, "schema-empty", f"{path[0]} is empty", hint)
     if name == "PropertyNames":
         bad = str(kind.error.instance)
         hint = "use letters, digits, '_', '.' or '-', not starting with a digit"

@@ -8,7 +8,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from suitesync.schema import LOCKFILE, PLAN, SUITE, llm_models, load_schema
+from suitesync.schema import CONFIG, LOCKFILE, PLAN, SUITE, llm_models, load_schema
 
 from conftest import run_cli
 
@@ -51,7 +51,7 @@ def test_schema_command_prints_a_valid_2020_12_schema() -> None:
     assert document["$schema"] == "https://json-schema.org/draft/2020-12/schema"
 
 
-@pytest.mark.parametrize("name", [SUITE, LOCKFILE, PLAN])
+@pytest.mark.parametrize("name", [SUITE, LOCKFILE, PLAN, CONFIG])
 def test_packaged_schemas_pass_the_metaschema(name: str) -> None:
     jsonschema.Draft202012Validator.check_schema(load_schema(name))
 
@@ -59,6 +59,7 @@ def test_packaged_schemas_pass_the_metaschema(name: str) -> None:
 def test_lockfile_schema_flag() -> None:
     assert json.loads(run_cli("schema", "--lockfile").out)["title"] == "suitesync lockfile"
     assert json.loads(run_cli("schema", "--plan").out)["title"] == "suitesync plan"
+    assert json.loads(run_cli("schema", "--config").out)["title"] == "suitesync project settings"
 
 
 def test_model_enum_is_exactly_the_documented_list() -> None:

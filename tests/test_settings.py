@@ -50,8 +50,9 @@ def test_bad_config_names_file_line_and_key(tmp_path: Path) -> None:
     assert result.code == 1
     assert result.err == (
         "error: invalid suitesync.yaml\n"
-        "suitesync.yaml:2:1: config: agentz: Extra inputs are not permitted\n"
-        "suitesync.yaml:3:11: config: lockfile: Input should be a valid string\n"
+        "suitesync.yaml:2:1: schema-unknown-key: unknown key `agentz` (did you mean agents?)\n"
+        "suitesync.yaml:3:11: yaml-coerced: lockfile: 3 is read by YAML as a number, not text "
+        "(quote it: '3')\n"
     )
 
 
@@ -64,3 +65,86 @@ def test_config_yaml_hazards_are_reported(tmp_path: Path) -> None:
 def test_not_a_directory() -> None:
     result = run_cli("validate", "-C", "/no/such/dir")
     assert (result.code, result.err) == (1, "error: -C /no/such/dir: not a directory\n")
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "# every key is optional\n# nothing set yet\n"])
+def test_an_empty_or_comments_only_config_is_all_defaults(tmp_path: Path, content: str) -> None:
+    (tmp_path / "suitesync.yaml").write_text(content)
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "a.yaml").write_text(
+        "agent: D5D0p7TUs66TTAEAx\ncases:\n  - id: a\n    userPrompt: p\n    successCriteria: s\n"
+    )
+    result = run_cli("validate", cwd=tmp_path)
+    assert (result.code, result.err) == (0, "ok: 1 file, 1 case\n")
+    settings = load_settings(tmp_path, environ={})
+    assert settings.suites == ("suites/**/*.yaml", "suites/**/*.yml")
+    assert settings.lockfile == tmp_path.resolve() / "suitesync.lock"
+
+
+def test_config_errors_are_located_with_did_you_mean_and_quote_hints(tmp_path: Path) -> None:
+    (tmp_path / "suitesync.yaml").write_text(
+        "suits: [a.yaml]\n"
+        "agents: {support: yes}\n"
+        "environments:\n"
+        "  staging: {agent: {support: x}, apikeyenv: K}\n"
+        "suites: []\n"
+    )
+    result = run_cli("validate", cwd=tmp_path)
+    assert result.code == 1
+    assert result.err == (
+        "error: invalid suitesync.yaml\n"
+        "suitesync.yaml:1:1: schema-unknown-key: unknown key `suits` (did you mean suites?)\n"
+        "suitesync.yaml:2:19: yaml-coerced: agents.support: yes is read by YAML as a boolean, not text "
+        "(quote it: 'yes')\n"
+        "suitesync.yaml:4:13: schema-unknown-key: unknown key `agent` (did you mean agents?)\n"
+        "suitesync.yaml:4:34: schema-unknown-key: unknown key `apikeyenv` (did you mean apiKeyEnv?)\n"
+        "suitesync.yaml:5:9: schema-empty: suites is empty (add a glob, or leave the key out)\n"
+    )
+    assert "Extra inputs" not in result.err and "Input should be" not in result.err
+
+
+BAD_VALUES = [
+    ('suites: [""]', "1:10: config-value: suites[0]: the glob is empty"),
+    ('suites: ["."]', '1:10: config-value: suites[0]: "." is the project folder, not files'),
+    ('suites: ["x**"]', '1:10: config-value: suites[0]: "x**": ** must be a whole path part'),
+    ('suites: ["/etc/*.yaml"]', '1:10: config-value: suites[0]: "/etc/*.yaml" is an absolute path'),
+    ('suites: ["../../**/*.yaml"]', '1:10: config-value: suites[0]: "../../**/*.yaml" leaves the project'),
+    ('suites: ["suites/**"]', '1:10: config-value: suites[0]: "suites/**" matches folders, not files'),
+    ('lockfile: "a\\0b.lock"', "1:11: config-value: lockfile: the path holds a NUL character"),
+    ('lockfile: "locks/"', '1:11: config-value: lockfile: "locks/" names a folder, not a file'),
+    (
+        'environments: {"../x": {}}',
+        '1:16: config-value: environments["../x"]: "../x" is not an environment name',
+    ),
+    (
+        "environments: {s: {apiKeyEnv: MY-KEY}}",
+        '1:31: config-value: environments.s.apiKeyEnv: "MY-KEY" is not an environment variable name',
+    ),
+    ('agents: {support: "D5D0 p7"}', '1:19: config-value: agents.support: "D5D0 p7" is not an agent id'),
+]
+
+
+@pytest.mark.parametrize(("line", "problem"), BAD_VALUES, ids=[v[0] for v in BAD_VALUES])
+def test_bad_globs_paths_and_names_are_located_before_anything_is_read(
+    tmp_path: Path, line: str, problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "suitesync.yaml").write_text(line + "\n")
+
+    def no_walking(*_args: object) -> None:
+        raise AssertionError("a suite glob was walked")
+
+    monkeypatch.setattr(Path, "glob", no_walking)
+    monkeypatch.setenv("SIGMAMIND_BASE_URL", "http://127.0.0.1:9")  # nothing may be sent either
+    for command in ("validate", "plan"):
+        result = run_cli(command, cwd=tmp_path)
+        assert result.code == 1
+        lines = result.err.splitlines()
+        assert lines[0] == "error: invalid suitesync.yaml"
+        assert lines[1].startswith(f"suitesync.yaml:{problem}"), lines
+        assert len(lines) == 2 and "Traceback" not in result.err
+
+
+def test_an_unknown_environment_gets_did_you_mean() -> None:
+    result = run_cli("validate", "-C", str(EXAMPLES), "--env", "stagign")
+    assert result.code == 1
+    assert "hint: did you mean staging? (environments: staging)" in result.err
