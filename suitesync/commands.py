@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from suitesync.errors import ExitCode, SuitesyncError
 from suitesync.load import display_path
 from suitesync.lockfile import Lockfile, read_lockfile
 from suitesync.models import TestCase
 from suitesync.plan import Kind, Plan, assumptions_of, build_plan, payload_needed, payloads_missing
-from suitesync.report import write_validation_text
+from suitesync.report import write_embedded_agents, write_validation_text
 from suitesync.settings import Settings
 from suitesync.state import agents_of, load_desired, refresh_remote, rehydrate
+from suitesync.statedir import ensure_state_dir
 from suitesync.text import plural
 
 if TYPE_CHECKING:
@@ -68,15 +70,27 @@ def plan_with(
     return build_plan(cases, lock, remote, prune=prune)
 
 
+@contextmanager
+def _connect(settings: Settings, agents: set[str], err: TextIO, **options: Any) -> Iterator[SigmaMindClient]:
+    """A client for the configured API. The embedded emulator keeps its state in `.suitesync/`
+    (made git-ignored) and accepts any agent id, so the agents it stands in for are named: a
+    mistyped id shows before it reaches the platform."""
+    from suitesync.client import connect  # httpx is imported only when the network is used
+
+    if settings.uses_embedded_emulator:
+        ensure_state_dir(settings.state_dir)
+        write_embedded_agents([(agent, settings.alias_of(agent)) for agent in sorted(agents)], err)
+    with connect(settings, agents, **options) as client:
+        yield client
+
+
 def make_plan(settings: Settings, *, refresh: bool, prune: bool, err: TextIO) -> Plan:
     """A plan of the project (invalid suites: their problems on `err`, then SuitesyncError)."""
     lock = read_lockfile(settings.lockfile)
     cases, agents = load_valid_cases(settings, lock, err, doing="planned")
     if not refresh:
         return plan_with(settings, lock, cases, None, agents, prune=prune)
-    from suitesync.client import connect  # httpx is imported only when the network is used
-
-    with connect(settings, agents) as client:
+    with _connect(settings, agents, err) as client:
         return plan_with(settings, lock, cases, client, agents, prune=prune)
 
 
@@ -105,7 +119,7 @@ def apply_project(
     Refusals (invalid suites, a stale plan, the lock, too many deletes, no confirmation) raise
     SuitesyncError or a subclass before any write request is sent.
     """
-    from suitesync.client import RetryBudget, connect
+    from suitesync.client import RetryBudget
     from suitesync.projectlock import project_lock
 
     def waiting(holder: str) -> None:
@@ -116,7 +130,7 @@ def apply_project(
         lock = read_lockfile(settings.lockfile)
         cases, agents = load_valid_cases(settings, lock, err, doing="applied")
         saved = _load_saved_plan(settings, options.planfile, cases, lock) if options.planfile else None
-        with connect(settings, agents, stop=stop) as client:
+        with _connect(settings, agents, err, stop=stop) as client:
             plan = saved or plan_with(settings, lock, cases, client, agents, prune=options.prune)
             if saved is not None and saved.refreshed:
                 _check_remote(saved, client, agents, cases, lock)
@@ -211,7 +225,6 @@ class ImportOptions:
 
 def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err: TextIO) -> ExitCode:
     """Write the agent's unmanaged remote cases as a suite file and record them in the lockfile."""
-    from suitesync.client import connect
     from suitesync.importer import build_import, header_for, write_import
     from suitesync.projectlock import project_lock
 
@@ -219,7 +232,7 @@ def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err
     with project_lock(settings.state_dir, 0.0):
         lock = read_lockfile(settings.lockfile)
         cases, _ = load_valid_cases(settings, lock, err, doing="imported")
-        with connect(settings, {agent_id}) as client:
+        with _connect(settings, {agent_id}, err) as client:
             known = lock.by_test_case_id()
             remote = [case for case in client.list_cases(agent_id) if case.test_case_id not in known]
         if not remote:
@@ -245,11 +258,11 @@ def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err
     if unlabelled:
         names = ", ".join(unlabelled)
         which = (
-            "1 had no label; the next apply labels it"
+            "1 had no label; the next apply labels it with its id"
             if len(unlabelled) == 1
-            else (f"{len(unlabelled)} had no label; the next apply labels them")
+            else f"{len(unlabelled)} had no label; the next apply labels them with their ids"
         )
-        err.write(f"{which} with its id: {names}\n")
+        err.write(f"{which}: {names}\n")
     return ExitCode.OK
 
 
@@ -258,10 +271,7 @@ def _agent_names(settings: Settings, agent: str) -> tuple[str, str]:
     from suitesync.models import normalize_agent_id
 
     agent_id = normalize_agent_id(settings.agents.get(agent, agent))
-    alias = next(
-        (name for name, value in settings.agents.items() if normalize_agent_id(value) == agent_id), None
-    )
-    return agent_id, alias or agent_id
+    return agent_id, settings.alias_of(agent_id) or agent_id
 
 
 def _check_import_reads_back(settings: Settings, result: Import) -> None:
@@ -327,12 +337,11 @@ def run_project(
     Refuses (unless allow_drift) when the plan is not empty: results would be for other cases
     than the files describe.
     """
-    from suitesync.client import connect
     from suitesync.run import agents_in, run_batches, select_cases
 
     lock = read_lockfile(settings.lockfile)
     cases, agents = load_valid_cases(settings, lock, err, doing="run")
-    with connect(settings, agents, stop=stop) as client:
+    with _connect(settings, agents, err, stop=stop) as client:
         plan = plan_with(settings, lock, cases, client, agents, prune=False)
         if plan.has_changes and not options.allow_drift:
             raise SuitesyncError(

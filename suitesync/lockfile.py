@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from suitesync.errors import SuitesyncError
+from suitesync.statedir import ensure_state_dir
 
 VERSION = 1
 
@@ -185,7 +186,7 @@ def write_lockfile(lock: Lockfile, path: Path, backup_dir: Path | None = None) -
     text = lock.render()
     directory = path.parent
     if backup_dir is not None and path.exists():
-        backup_dir.mkdir(parents=True, exist_ok=True)
+        ensure_state_dir(backup_dir)
         _atomic_write(backup_dir / f"{path.name}.backup", path.read_bytes())
     _atomic_write(path, text.encode("utf-8"))
     _fsync_directory(directory)

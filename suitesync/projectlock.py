@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from suitesync.errors import ExitCode, SuitesyncError
+from suitesync.statedir import ensure_state_dir, make_private
 
 LOCK_NAME = "apply.lock"
 POLL_SECONDS = 0.1
@@ -34,8 +35,8 @@ def project_lock(
 ) -> Iterator[None]:
     """Hold the project's apply lock, waiting up to `timeout` seconds for another holder
     (`on_wait` hears once whom it waits for)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / LOCK_NAME
+    path = ensure_state_dir(state_dir) / LOCK_NAME
+    make_private(path)
     with open(path, "a+", encoding="utf-8") as handle:
         _acquire(handle, path, timeout, on_wait)
         try:

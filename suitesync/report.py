@@ -29,6 +29,18 @@ def write_validation_text(result: ValidationResult, out: TextIO, err: TextIO) ->
         err.write(f"{problems} in {part_of(files_with, result.files, 'file')}\n")
 
 
+def write_embedded_agents(agents: list[tuple[str, str | None]], err: TextIO) -> None:
+    """What the embedded emulator made up: (agent id, its alias in suitesync.yaml or None)."""
+    names = [
+        f"{agent} ({f'alias {alias}' if alias else 'no alias: named in a suite'})" for agent, alias in agents
+    ]
+    err.write(
+        f"embedded emulator (SIGMAMIND_BASE_URL=local): made up {plural(len(agents), 'agent')}"
+        + (f": {', '.join(names)}" if names else "")
+        + "; it accepts any id, so check these against the platform\n"
+    )
+
+
 def write_validation_json(result: ValidationResult, out: TextIO) -> None:
     document = {
         "version": VALIDATE_JSON_VERSION,

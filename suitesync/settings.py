@@ -86,6 +86,14 @@ class Settings:
     def uses_embedded_emulator(self) -> bool:
         return self.base_url == "local"
 
+    def alias_of(self, agent_id: str) -> str | None:
+        """The alias naming this agent id (with the environment's aliases first), if any."""
+        from suitesync.models import normalize_agent_id
+
+        wanted = normalize_agent_id(agent_id)
+        aliases = (name for name, value in self.agents.items() if normalize_agent_id(value) == wanted)
+        return next(aliases, None)
+
 
 def find_project_root(start: Path) -> tuple[Path, Path | None]:
     """The nearest directory at or above `start` holding suitesync.yaml (like git finds .git)."""

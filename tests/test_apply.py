@@ -245,6 +245,7 @@ def test_the_quickstart_flow_on_the_embedded_emulator(
     assert applied.code == 0 and "Apply complete: 13 created." in applied.out
     assert run_cli("plan", "--detailed-exitcode", cwd=root).code == 0
     assert sorted(p.name for p in (root / ".suitesync").iterdir()) == [
+        ".gitignore",
         "apply.lock",
         "emulator.sqlite3",
         "suitesync.lock.backup",

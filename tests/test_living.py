@@ -63,7 +63,7 @@ def test_import_adopts_every_unmanaged_case(
     result = run_cli("import", "--agent", "main", cwd=project)
     assert result.code == 0, result.err
     assert "imported 51 test cases of agent D5D0p7TUs66TTAEAx into suites/imported-main.yaml" in result.err
-    assert "1 had no label; the next apply labels them with their id: case-tc_" in result.err
+    assert "1 had no label; the next apply labels it with its id: case-tc_" in result.err
     assert writes(emulator) == []
     written = (project / "suites" / "imported-main.yaml").read_text()
     assert written.startswith("# Imported by `suitesync import` from agent D5D0p7TUs66TTAEAx")

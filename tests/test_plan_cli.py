@@ -231,6 +231,24 @@ def test_embedded_emulator_needs_no_key(tmp_path: Path, monkeypatch: pytest.Monk
     assert (root / ".suitesync" / "emulator.sqlite3").is_file()
 
 
+def test_the_embedded_emulator_names_the_agents_it_made_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import copy_examples
+
+    root = copy_examples(tmp_path / "p")
+    suite = root / "suites" / "sales" / "qualification.yaml"
+    suite.write_text(suite.read_text().replace("agent: sales", "agent: SPIlVscbB0kkXBvZb"))  # a typo
+    monkeypatch.setenv("SIGMAMIND_BASE_URL", "local")
+    result = run_cli("plan", cwd=root)
+    assert result.code == 0
+    assert result.err == (
+        "embedded emulator (SIGMAMIND_BASE_URL=local): made up 2 agents: D5D0p7TUs66TTAEAx (alias support), "
+        "SPIlVscbB0kkXBvZb (no alias: named in a suite); it accepts any id, so check these against the "
+        "platform\n"
+    )
+
+
 def _plan_on_a_terminal(project: Path, extra_env: dict[str, str]) -> str:
     """`suitesync plan --no-refresh` with its output on a pseudo-terminal, as a user sees it."""
     import os

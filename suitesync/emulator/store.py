@@ -54,11 +54,21 @@ def content_key(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
+def _prepare_state_file(path: Path) -> None:
+    """The state holds what the platform holds, secrets included: owner-only, and a folder made
+    for it ignores itself in git. SQLite gives its -wal and -shm files the same mode."""
+    from suitesync.statedir import ensure_state_dir, make_private
+
+    if not path.parent.exists():
+        ensure_state_dir(path.parent)
+    make_private(path)
+
+
 class Store:
     def __init__(self, path: Path | None) -> None:
         target = ":memory:" if path is None else str(path)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _prepare_state_file(path)
         self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
