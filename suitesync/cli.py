@@ -371,8 +371,13 @@ def fmt(
 
     settings = _settings(ctx, directory, env_name)
     files = suite_files(settings, paths)
-    results = [format_file(path, display_path(path, Path.cwd()), check=check) for path in files]
+    results = [
+        format_file(path, display_path(path, Path.cwd()), check=check, agents=settings.agents)
+        for path in files
+    ]
     for result in results:
+        for problem in result.problems:
+            click.echo(problem.render(), err=True)
         if result.problem:
             click.echo(f"{result.display}: {result.problem}", err=True)
         elif result.changed:

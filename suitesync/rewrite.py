@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,10 @@ from ruamel.yaml.scalarstring import (
 )
 from ruamel.yaml.tokens import CommentToken
 
+from suitesync.errors import Problem
 from suitesync.load import TAG_STR, load_file, parse_text, resolve_plain
+from suitesync.text import plural
+from suitesync.validate import validate_files
 
 TOP_ORDER = ("agent", "defaults", "cases")
 DEFAULTS_ORDER = ("llmModel", "attempt", "mockData", "protect")
@@ -214,25 +217,32 @@ def _foldable(text: str) -> bool:
 # --- formatting files -----------------------------------------------------------------------------
 
 
+# What the file itself says wrong. Agents and ids across files are the project's business
+# (`validate`): fmt also runs on single files, outside any project.
+_OWN_PROBLEMS = ("yaml-", "file-", "schema-")
+
+
 @dataclass(frozen=True)
 class FormatResult:
     path: Path
     display: str
     changed: bool
     problem: str | None = None  # why the file was left alone
+    problems: tuple[Problem, ...] = ()  # the validation problems that kept it so
 
 
-def format_file(path: Path, display: str, *, check: bool) -> FormatResult:
+def format_file(path: Path, display: str, *, check: bool, agents: Mapping[str, str]) -> FormatResult:
     """Reformat one suite file in place (or only say whether it would change, with `check`).
 
-    A file that does not read cleanly is left alone: formatting must never change what a file
-    means, so the result is read back and compared with the original before it is written.
+    A file that does not validate is left alone, with its problems: what a mistyped value means
+    is for its author to say (`yes` or 'yes'?), and formatting never changes what a file means,
+    so the result is also read back and compared with the original before it is written.
     """
     before = load_file(path, display)
-    blocking = [p for p in before.problems if p.code.startswith(("yaml-", "file-"))]
-    if before.data is None or blocking:
-        first = blocking[0].render() if blocking else f"{display}: cannot be read"
-        return FormatResult(path, display, False, f"not formatted: {first}")
+    problems = tuple(p for p in validate_files([before], agents).problems if p.code.startswith(_OWN_PROBLEMS))
+    if problems:
+        shown = plural(len(problems), "problem")
+        return FormatResult(path, display, False, f"not formatted: it does not validate ({shown})", problems)
     original = path.read_text(encoding="utf-8-sig")
     formatted = format_text(original)
     if formatted == original:

@@ -78,8 +78,63 @@ def test_unreadable_files_are_left_alone(tmp_path: Path) -> None:
     broken.write_text("cases:\n  - id: a\n\tuserPrompt: p\n")
     result = run_cli("fmt", "broken.yaml", cwd=tmp_path)
     assert result.code == 1
-    assert "broken.yaml: not formatted: broken.yaml:3:1: yaml-tab: tab character in indentation" in result.err
+    assert result.err == (
+        "broken.yaml:3:1: yaml-tab: tab character in indentation (indent with spaces)\n"
+        "broken.yaml: not formatted: it does not validate (1 problem)\n"
+        "0 of 1 file reformatted; 1 left alone\n"
+    )
     assert broken.read_text() == "cases:\n  - id: a\n\tuserPrompt: p\n"
+
+
+MISTYPED = (
+    "agent: D5D0p7TUs66TTAEAx\n"
+    "cases:\n"
+    "  - id: a\n"
+    "    userPrompt: p\n"
+    "    successCriteria: s\n"
+    "    mockData:\n"
+    "      member: yes\n"
+    "      vip: NO\n"
+    "      slot: 1:30\n"
+    "      note: ~\n"
+    "      extra: null\n"
+)
+
+
+def test_a_file_that_does_not_validate_is_refused_with_its_problems(tmp_path: Path) -> None:
+    # Which of `yes` or 'yes' the author meant is theirs to say: fmt neither guesses nor calls it
+    # its own bug, and `~`/`null` are not silently rewritten as an empty value.
+    (tmp_path / "suites").mkdir()
+    suite = tmp_path / "suites" / "a.yaml"
+    suite.write_text(MISTYPED)
+    expected = (
+        "suites/a.yaml:7:15: yaml-coerced: cases[0].mockData.member: yes is read by YAML as a boolean, "
+        "not text (quote it: 'yes')\n"
+        "suites/a.yaml:8:12: yaml-coerced: cases[0].mockData.vip: NO is read by YAML as a boolean, "
+        "not text (quote it: 'NO')\n"
+        "suites/a.yaml:9:13: yaml-coerced: cases[0].mockData.slot: 1:30 is read by YAML as a number, "
+        "not text (quote it: '1:30')\n"
+        "suites/a.yaml:10:13: yaml-coerced: cases[0].mockData.note: ~ is read by YAML as null (no value), "
+        "not text (quote it: '~')\n"
+        "suites/a.yaml:11:14: yaml-coerced: cases[0].mockData.extra: null is read by YAML as null "
+        "(no value), not text (quote it: 'null')\n"
+        "suites/a.yaml: not formatted: it does not validate (5 problems)\n"
+    )
+    for args in (["fmt"], ["fmt", "--check"], ["fmt", "suites/a.yaml"]):
+        result = run_cli(*args, cwd=tmp_path)
+        assert (result.code, result.out) == (1, "")
+        assert result.err.startswith(expected) and "(a bug)" not in result.err
+        assert suite.read_text() == MISTYPED
+    suite.write_text(
+        MISTYPED.replace(": yes", ": 'yes'")
+        .replace(": NO", ": 'NO'")
+        .replace(": 1:30", ": '1:30'")
+        .replace(": ~", ": '~'")
+        .replace(": null", ": 'null'")
+    )
+    quoted = suite.read_text()
+    assert run_cli("fmt", cwd=tmp_path).code == 0
+    assert suite.read_text() == quoted  # already canonical: the quotes stay, the meaning too
 
 
 def test_pre_commit_hooks_are_declared(tmp_path: Path) -> None:
@@ -101,4 +156,8 @@ def test_pre_commit_hooks_are_declared(tmp_path: Path) -> None:
         if re.search(hooks["suitesync-fmt"]["files"], str(p.relative_to(project)))
     ]
     assert files and all(f.startswith("suites/") for f in files)
-    assert run_cli(*hooks["suitesync-fmt"]["entry"].split()[1:], *files, cwd=project).code == 0
+    fmt = hooks["suitesync-fmt"]["entry"].split()[1:]
+    assert run_cli(*fmt, *files, cwd=project).code == 0
+    (project / "suites" / "mistyped.yaml").write_text(MISTYPED)
+    refused = run_cli(*fmt, "suites/mistyped.yaml", cwd=project)
+    assert refused.code == 1 and "suites/mistyped.yaml:7:15: yaml-coerced:" in refused.err
