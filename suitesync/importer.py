@@ -108,7 +108,7 @@ def _common_prefix(lists: list[list[tuple[str, str]]]) -> list[tuple[str, str]]:
 
 def _case_map(case_id: str, payload: dict[str, Any], defaults: CommentedMap) -> CommentedMap:
     case = CommentedMap()
-    case["id"] = case_id
+    case["id"] = text_scalar(case_id)  # an id like `yes` or `3.10` must be quoted to stay text
     label = payload.get("label")
     if label and label != case_id:
         case["label"] = text_scalar(label)

@@ -205,7 +205,8 @@ def _block_safe(text: str) -> bool:
 
 def _foldable(text: str) -> bool:
     return (
-        "\n" not in text
+        " " in text  # a fold happens at a space: one long word stays on its line
+        and "\n" not in text
         and "  " not in text
         and not text.startswith(" ")
         and not text.endswith(" ")
