@@ -18,7 +18,7 @@ from suitesync.report import write_embedded_agents, write_validation_text
 from suitesync.settings import Settings
 from suitesync.state import agents_of, load_desired, refresh_remote, rehydrate
 from suitesync.statedir import ensure_state_dir
-from suitesync.text import plural
+from suitesync.text import joined, plural
 
 if TYPE_CHECKING:
     from suitesync.apply import Outcome
@@ -248,10 +248,7 @@ def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err
             count = plural(len(result.cases), "test case")
             err.write(f"would import {count} of agent {agent_id} into {shown}\n")
             return ExitCode.OK
-        if target.exists() and not options.force:
-            raise SuitesyncError(
-                f"{shown} exists; nothing was imported", hint="choose --into FILE, or pass --force"
-            )
+        _check_overwrite(target, shown, options.force, cases, lock, result)
         write_import(result, target, lock, settings.lockfile, settings.state_dir, agent_id)
     err.write(f"imported {plural(len(result.cases), 'test case')} of agent {agent_id} into {shown}\n")
     unlabelled = [c.case_id for c in result.cases if c.unlabelled]
@@ -264,6 +261,35 @@ def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err
         )
         err.write(f"{which}: {names}\n")
     return ExitCode.OK
+
+
+def _check_overwrite(
+    target: Path, shown: str, force: bool, cases: list[TestCase], lock: Lockfile, result: Import
+) -> None:
+    """An existing file is overwritten only with --force, and never when that would orphan the
+    managed cases it holds: their lockfile entries would be left without a file (`--prune` deletes)."""
+    if not target.exists():
+        return
+    if not force:
+        raise SuitesyncError(
+            f"{shown} exists; nothing was imported", hint="choose --into FILE, or pass --force"
+        )
+    written = {case.case_id for case in result.cases}
+    here = target.resolve()
+    orphaned = [
+        case.id
+        for case in cases
+        if (Path.cwd() / case.source).resolve() == here
+        and case.id not in written
+        and any(name in lock.cases for name in (case.id, *case.previous_ids))
+    ]
+    if orphaned:
+        raise SuitesyncError(
+            f"{shown} holds {plural(len(orphaned), 'managed test case')} ({joined(orphaned)}) that "
+            "the import would not write back: overwritten, they would be left to `--prune`; "
+            "nothing was imported",
+            hint="choose --into another file, or move those cases to another suite file first",
+        )
 
 
 def _agent_names(settings: Settings, agent: str) -> tuple[str, str]:

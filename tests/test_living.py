@@ -122,6 +122,43 @@ def test_import_dry_run_and_overwrite_protection(
     assert run_cli("import", "--agent", "main", "--force", cwd=project).code == 0
 
 
+def git(root: Path, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
+
+
+def test_import_force_never_orphans_the_managed_cases_of_the_file_it_overwrites(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = write_project(tmp_path / "p", 3)
+    monkeypatch.setenv("SIGMAMIND_BASE_URL", emulator.url)
+    assert run_cli("apply", "--auto-approve", cwd=project).code == 0  # s000.yaml's cases are managed
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "managed")
+    make_remote_cases(emulator, 2)
+    emulator.clear_requests()
+    refused = run_cli("import", "--agent", "main", "--into", "suites/s000.yaml", "--force", cwd=project)
+    assert refused.code == 1
+    assert refused.err == (
+        "error: suites/s000.yaml holds 3 managed test cases (case-0000, case-0001, case-0002) that the "
+        "import would not write back: overwritten, they would be left to `--prune`; nothing was imported\n"
+        "hint: choose --into another file, or move those cases to another suite file first\n"
+    )
+    assert git(project, "status", "--porcelain") == ""  # the suite and the lockfile are as committed
+    assert writes(emulator) == []
+    plan = run_cli("plan", "--detailed-exitcode", cwd=project)
+    assert "would be deleted with --prune" not in plan.out
+    # A file holding only cases that were never applied is still the user's to overwrite.
+    (project / "suites" / "draft.yaml").write_text(
+        "agent: main\ncases:\n  - id: draft\n    userPrompt: p\n    successCriteria: s\n"
+    )
+    forced = run_cli("import", "--agent", "main", "--into", "suites/draft.yaml", "--force", cwd=project)
+    assert forced.code == 0, forced.err
+    assert "imported 3 test cases" in forced.err
+
+
 # --- renames, environments, protection -----------------------------------------------------------
 
 
