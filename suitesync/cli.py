@@ -199,6 +199,13 @@ def apply(
     from suitesync.report import ApplyProgress, write_apply_summary, write_plan_text
     from suitesync.signals import StopOnSignal, exit_now
 
+    if planfile is not None and prune:
+        # A saved plan already fixed what is deleted: a flag that would shape it again is a mistake.
+        raise click.UsageError(
+            f"--prune cannot be used with a saved plan ({planfile}): the plan already fixed what it "
+            "deletes; make it with `suitesync plan --prune --out FILE`",
+            ctx=ctx,
+        )
     settings = _settings(ctx, directory, env_name)
     options = ApplyOptions(planfile, prune, parallelism, max_deletes, lock_timeout, list_grace)
     stop = threading.Event()

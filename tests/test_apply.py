@@ -154,6 +154,20 @@ def test_a_saved_plan_is_applied_when_nothing_changed(
     assert_converged(emulator, project, 13)
 
 
+def test_a_saved_plan_refuses_the_flags_that_would_shape_it_again(
+    project: Path, emulator: Emulator, tmp_path: Path
+) -> None:
+    assert run_cli("plan", "--out", str(tmp_path / "plan.json"), cwd=project).code == 0
+    emulator.clear_requests()
+    result = run_cli("apply", str(tmp_path / "plan.json"), "--prune", "--auto-approve", cwd=project)
+    assert result.code == 64
+    assert (
+        f"Error: --prune cannot be used with a saved plan ({tmp_path / 'plan.json'}): the plan already "
+        "fixed what it deletes; make it with `suitesync plan --prune --out FILE`"
+    ) in result.err
+    assert emulator.requests() == [] and not (project / "suitesync.lock").exists()
+
+
 def test_a_stale_saved_plan_is_refused_before_any_request(
     project: Path, emulator: Emulator, tmp_path: Path
 ) -> None:
