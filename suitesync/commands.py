@@ -27,10 +27,6 @@ if TYPE_CHECKING:
     from suitesync.run import RunReport
 
 
-class StalePlanError(SuitesyncError):
-    exit_code = ExitCode.STALE_PLAN
-
-
 @dataclass(frozen=True)
 class ApplyOptions:
     planfile: Path | None = None
@@ -67,7 +63,7 @@ def plan_with(
     if client is not None:
         remote = refresh_remote(client, agents)
         cases = rehydrate(settings, cases, payloads_missing(cases, lock, remote))
-    return build_plan(cases, lock, remote, prune=prune)
+    return build_plan(cases, lock, remote, prune=prune, environment=settings.env_name)
 
 
 @contextmanager
@@ -121,6 +117,7 @@ def apply_project(
     """
     from suitesync.client import RetryBudget
     from suitesync.projectlock import project_lock
+    from suitesync.savedplan import check_remote, load_saved_plan
 
     def waiting(holder: str) -> None:
         err.write(f"waiting up to {options.lock_timeout:g} s for the project lock ({holder})\n")
@@ -129,11 +126,12 @@ def apply_project(
     with project_lock(settings.state_dir, options.lock_timeout, waiting):
         lock = read_lockfile(settings.lockfile)
         cases, agents = load_valid_cases(settings, lock, err, doing="applied")
-        saved = _load_saved_plan(settings, options.planfile, cases, lock) if options.planfile else None
+        saved = load_saved_plan(settings, options.planfile, cases, lock) if options.planfile else None
         with _connect(settings, agents, err, stop=stop) as client:
             plan = saved or plan_with(settings, lock, cases, client, agents, prune=options.prune)
-            if saved is not None and saved.refreshed:
-                _check_remote(saved, client, agents, cases, lock)
+            if saved is not None and saved.refreshed and options.planfile is not None:
+                remote = assumptions_of(cases, lock, refresh_remote(client, agents)).remote or {}
+                check_remote(options.planfile, saved, remote, settings.describe_agent)
             show_plan(plan)
             if not plan.has_changes:
                 return ApplyReport(plan, [])
@@ -143,36 +141,6 @@ def apply_project(
             # The retry budget grows with the work: a flaky API should not end a large apply.
             client.budget = RetryBudget(100 + 2 * len(plan.actions))
             return _execute(settings, options, plan, lock, client, on_outcome, stop)
-
-
-def _load_saved_plan(settings: Settings, path: Path, cases: list[TestCase], lock: Lockfile) -> Plan:
-    """A saved plan, refused if the lockfile or the suites changed since (no request needed)."""
-    from suitesync.planfile import read_plan_file
-
-    plan = read_plan_file(path, settings.env_value)
-    assumed, now = plan.assumptions, assumptions_of(cases, lock, None)
-    if (assumed.lineage, assumed.serial) != (now.lineage, now.serial):
-        raise StalePlanError(
-            f"{path} is stale: the lockfile changed since it was made "
-            f"(serial {assumed.serial} -> {now.serial})",
-            hint="make a new plan",
-        )
-    if assumed.suites != now.suites:
-        raise StalePlanError(f"{path} is stale: the suites changed since it was made", hint="make a new plan")
-    return plan
-
-
-def _check_remote(
-    plan: Plan, client: SigmaMindClient, agents: set[str], cases: list[TestCase], lock: Lockfile
-) -> None:
-    """The platform must still be as the saved plan saw it (read only: list calls)."""
-    now = assumptions_of(cases, lock, refresh_remote(client, agents)).remote or {}
-    assumed = dict(plan.assumptions.remote or {})
-    if any(now.get(agent) != assumed.get(agent) for agent in set(now) | set(assumed)):
-        raise StalePlanError(
-            "the saved plan is stale: test cases changed on the platform since it was made",
-            hint="make a new plan",
-        )
 
 
 def _check_deletes(plan: Plan, limit: int) -> None:

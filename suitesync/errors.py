@@ -34,6 +34,12 @@ class ConfigError(SuitesyncError):
     """suitesync.yaml, flags or environment variables are wrong."""
 
 
+class StalePlanError(SuitesyncError):
+    """A saved plan no longer fits: what it assumed changed, or it was made for another environment."""
+
+    exit_code = ExitCode.STALE_PLAN
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Problem:
     """A finding about one place in one file: what `validate` prints as `path:line:col: code: message`.

@@ -166,7 +166,8 @@ def new_test_case(
         if secrets
         else hashlib.sha256(data).hexdigest()
     )
-    text = data.decode() if keep is None or keep(case_id, digest) else None
+    # A case with secrets keeps its payload: a saved plan records it with the secrets as references.
+    text = data.decode() if keep is None or secrets or keep(case_id, digest) else None
     return TestCase(case_id, str(payload["agentId"]), text, digest, **details)
 
 

@@ -83,6 +83,10 @@ class Assumptions:
     serial: int
     suites: str  # hash of every desired (id, agent, hash, protect)
     remote: Mapping[str, str] | None  # per agent, hash of its remote (testCaseId, hash) list
+    environment: str | None = None  # the --env it was made for; None: the default one
+    # Per case with secret mock data, the hash of its payload with the secrets as `${env:NAME}`
+    # references (no secret-derived data): tells a changed secret from a changed file.
+    secret_cases: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,7 @@ def build_plan(
     remote: Mapping[str, Sequence[RemoteCase]] | None,
     *,
     prune: bool = False,
+    environment: str | None = None,
 ) -> Plan:
     """Classify every desired case, lockfile entry and remote case (design §6 safety rules apply:
     only cases recorded in the lockfile are ever updated or deleted)."""
@@ -137,7 +142,7 @@ def build_plan(
         unchanged=unchanged,
         refreshed=remote is not None,
         prune=prune,
-        assumptions=assumptions_of(desired, lock, remote),
+        assumptions=assumptions_of(desired, lock, remote, environment),
         counts=counts,
     )
 
@@ -268,7 +273,10 @@ def _unmanaged(remote: Mapping[str, Sequence[RemoteCase]] | None, lock: Lockfile
 
 
 def assumptions_of(
-    desired: Sequence[TestCase], lock: Lockfile, remote: Mapping[str, Sequence[RemoteCase]] | None
+    desired: Sequence[TestCase],
+    lock: Lockfile,
+    remote: Mapping[str, Sequence[RemoteCase]] | None,
+    environment: str | None = None,
 ) -> Assumptions:
     suites = _digest(f"{c.id} {c.agent_id} {c.hash} {c.protect}" for c in sorted(desired, key=_by_id))
     secrets = _secret_names_by_remote_id(desired, lock)
@@ -281,7 +289,13 @@ def assumptions_of(
             )
             for agent, cases in remote.items()
         }
-    return Assumptions(lock.identity, lock.serial, suites, remote_hashes)
+    secret_cases = {c.id: redacted_hash(c) for c in desired if c.secrets and c.payload_json is not None}
+    return Assumptions(lock.identity, lock.serial, suites, remote_hashes, environment, secret_cases)
+
+
+def redacted_hash(case: TestCase) -> str:
+    """The hash of a case's payload with its secret values as `${env:NAME}` references."""
+    return payload_hash(case.redacted_payload())
 
 
 def _secret_names_by_remote_id(desired: Sequence[TestCase], lock: Lockfile) -> dict[str, frozenset[str]]:

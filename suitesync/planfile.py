@@ -6,11 +6,11 @@ schemas/plan.schema.json describes the document; fields are only ever added with
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from suitesync.errors import ExitCode, SuitesyncError
+from suitesync.errors import StalePlanError, SuitesyncError
 from suitesync.models import TestCase, new_test_case
 from suitesync.plan import PLAN_VERSION, Action, Assumptions, FieldChange, Kind, Notice, NoticeKind, Plan
 
@@ -32,6 +32,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             "serial": plan.assumptions.serial,
             "suites": plan.assumptions.suites,
             "remote": None if plan.assumptions.remote is None else dict(plan.assumptions.remote),
+            "environment": plan.assumptions.environment,
+            "secretCases": dict(plan.assumptions.secret_cases),
         },
     }
 
@@ -92,12 +94,23 @@ def write_plan_file(plan: Plan, path: Path) -> None:
 EnvLookup = Callable[[str], str | None]
 
 
-class StaleSecretError(PlanFileError):
-    exit_code = ExitCode.STALE_PLAN
+class StaleSecretError(StalePlanError):
+    pass
 
 
-def read_plan_file(path: Path, env_value: EnvLookup) -> Plan:
-    """A saved plan; secret mock data is read again from the environment (`env_value`)."""
+def read_plan_file(
+    path: Path,
+    env_value: EnvLookup,
+    *,
+    environment: str | None = None,
+    check: Callable[[Assumptions], None] = lambda assumed: None,
+) -> Plan:
+    """A saved plan; secret mock data is read again from the environment (`env_value`).
+
+    A plan made for another environment (`--env`) than `environment` is refused before anything
+    else: its lockfile, agents and secrets are another environment's. `check` sees what the plan
+    assumed before its secrets are read again: a lockfile that moved on is the better reason.
+    """
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -108,8 +121,9 @@ def read_plan_file(path: Path, env_value: EnvLookup) -> Plan:
         raise PlanFileError(
             f"{path}: not a version {PLAN_VERSION} suitesync plan", hint="make it again with `plan --out`"
         )
+    _check_environment(path, document, environment)
     try:
-        return _plan(document, env_value)
+        return _plan(document, env_value, check)
     except StaleSecretError as exc:
         raise StaleSecretError(f"{path} is stale: {exc}", hint="make a new plan") from None
     except PlanFileError:
@@ -120,14 +134,38 @@ def read_plan_file(path: Path, env_value: EnvLookup) -> Plan:
         ) from None
 
 
-def _plan(document: dict[str, Any], env_value: EnvLookup) -> Plan:
+def _check_environment(path: Path, document: dict[str, Any], environment: str | None) -> None:
+    assumptions = document.get("assumptions")
+    if not isinstance(assumptions, dict) or "environment" not in assumptions:
+        return  # made before plans recorded it: the lockfile check still applies
+    made_for = assumptions["environment"]
+    if made_for != environment:
+        raise StalePlanError(
+            f"{path} was made for {_environment_name(made_for)}, not {_environment_name(environment)}",
+            hint=f"apply it with {f'--env {made_for}' if made_for else 'no --env'}, or make a new plan",
+        )
+
+
+def _environment_name(name: str | None) -> str:
+    return f"--env {name}" if name else "the default environment (no --env)"
+
+
+def _plan(document: dict[str, Any], env_value: EnvLookup, check: Callable[[Assumptions], None]) -> Plan:
+    raw = document["assumptions"]
+    assumptions = Assumptions(
+        raw["lineage"],
+        raw["serial"],
+        raw["suites"],
+        raw["remote"],
+        raw.get("environment"),
+        dict(raw.get("secretCases") or {}),
+    )
+    check(assumptions)
     actions = tuple(_read_action(raw, env_value) for raw in document["actions"])
     notices = tuple(
         Notice(NoticeKind(n["kind"]), n["agentId"], n["testCaseId"], n.get("id"), n.get("label"))
         for n in document["notices"]
     )
-    raw = document["assumptions"]
-    assumptions = Assumptions(raw["lineage"], raw["serial"], raw["suites"], raw["remote"])
     counts = dict(document["summary"])
     return Plan(
         actions,
@@ -138,6 +176,14 @@ def _plan(document: dict[str, Any], env_value: EnvLookup) -> Plan:
         assumptions,
         counts,
     )
+
+
+def secret_change(secrets: Iterable[tuple[str, str]]) -> str:
+    """ "the value of ${env:PIN} (mockData.pin)", naming every candidate when there are several."""
+    pairs = sorted(set(secrets), key=lambda pair: pair[1])
+    variables = " or ".join("${env:" + env + "}" for env in dict.fromkeys(env for _, env in pairs))
+    fields = ", ".join(f"mockData.{name}" for name, _ in pairs)
+    return f"the value of {variables} ({fields})"
 
 
 def _read_action(raw: dict[str, Any], env_value: EnvLookup) -> Action:
@@ -154,7 +200,7 @@ def _read_action(raw: dict[str, Any], env_value: EnvLookup) -> Action:
         case = new_test_case(raw["id"], _resolve(raw["payload"], secrets, env_value), **details)
         if case.hash != raw["hash"]:
             if secrets:
-                raise StaleSecretError(f"a secret of {raw['id']} changed since the plan was made")
+                raise StaleSecretError(f"{secret_change(secrets)} of {raw['id']} changed since it was made")
             raise ValueError(f"the payload of {raw['id']} does not match its hash")
     elif raw["hash"] is not None:  # a lockfile-only action: its payload was not needed
         case = TestCase(raw["id"], raw["agentId"], None, raw["hash"], **details)

@@ -86,6 +86,14 @@ class Settings:
     def uses_embedded_emulator(self) -> bool:
         return self.base_url == "local"
 
+    def describe_agent(self, agent_id: str) -> str:
+        """ "D5D0p7TUs66TTAEAx (alias support, environment staging)": where an agent id came from."""
+        alias = self.alias_of(agent_id)
+        origin = [f"alias {alias}"] if alias else []
+        if self.env_name:
+            origin.append(f"environment {self.env_name}")
+        return f"{agent_id} ({', '.join(origin)})" if origin else agent_id
+
     def alias_of(self, agent_id: str) -> str | None:
         """The alias naming this agent id (with the environment's aliases first), if any."""
         from suitesync.models import normalize_agent_id

@@ -177,8 +177,21 @@ def test_a_stale_saved_plan_is_refused_before_any_request(
     emulator.clear_requests()
     result = run_cli("apply", str(plan_file), "--auto-approve", cwd=project)
     assert result.code == 5
-    assert "is stale: the lockfile changed since it was made" in result.err
+    assert result.err == (
+        f"error: {plan_file} is stale: suitesync.lock was made since (an apply ran)\nhint: make a new plan\n"
+    )
     assert emulator.requests() == []
+    assert run_cli("plan", "--out", str(plan_file), cwd=project).code == 0
+    suite = project / "suites" / "support" / "billing.yaml"
+    suite.write_text(suite.read_text().replace("Update Payment Card", "Replace Payment Card"))
+    assert run_cli("apply", "--auto-approve", cwd=project).code == 0
+    suite.write_text(suite.read_text().replace("Replace Payment Card", "Update Payment Card"))
+    result = run_cli("apply", str(plan_file), "--auto-approve", cwd=project)
+    assert (result.code, result.err) == (
+        5,
+        f"error: {plan_file} is stale: suitesync.lock changed since it was made (serial 2 -> 3: an apply "
+        "or import ran since)\nhint: make a new plan\n",
+    )
 
 
 def test_a_plan_made_stale_by_an_edit_is_refused(project: Path, emulator: Emulator, tmp_path: Path) -> None:
@@ -188,8 +201,21 @@ def test_a_plan_made_stale_by_an_edit_is_refused(project: Path, emulator: Emulat
     suite.write_text(suite.read_text().replace("Update Payment Card", "Replace Payment Card"))
     emulator.clear_requests()
     result = run_cli("apply", str(plan_file), "--auto-approve", cwd=project)
-    assert result.code == 5 and "the suites changed since it was made" in result.err
+    assert result.code == 5
+    assert result.err.startswith(
+        f"error: {plan_file} is stale: the suites changed since it was made: billing-update-card changed\n"
+    )
     assert emulator.requests() == []
+    (project / "suites" / "support" / "more.yaml").write_text(
+        "agent: support\ncases:\n  - id: brand-new\n    userPrompt: p\n    successCriteria: s\n"
+    )
+    (project / "suites" / "sales" / "qualification.yaml").unlink()
+    result = run_cli("apply", str(plan_file), "--auto-approve", cwd=project)
+    assert result.err.startswith(
+        f"error: {plan_file} is stale: the suites changed since it was made: billing-update-card changed; "
+        "brand-new added; sales-gatekeeper, sales-not-a-fit, sales-pricing-objection, "
+        "sales-qualified-lead, sales-spanish-speaker removed\n"
+    )
 
 
 def test_a_plan_made_stale_on_the_platform_is_refused_without_writes(
@@ -208,8 +234,33 @@ def test_a_plan_made_stale_on_the_platform_is_refused_without_writes(
         client.update_case(lock["cases"]["angry-cancellation"]["testCaseId"], {"attempt": 7})
     emulator.clear_requests()
     result = run_cli("apply", str(plan_file), "--auto-approve", cwd=project)
-    assert result.code == 5 and "changed on the platform" in result.err
+    assert result.code == 5
+    assert result.err == (
+        f"error: {plan_file} is stale: the test cases of agent D5D0p7TUs66TTAEAx (alias support) changed "
+        "on the platform since it was made\nhint: make a new plan\n"
+    )
     assert writes(emulator) == []
+
+
+def test_a_plan_is_refused_for_another_environment_than_its_own(
+    project: Path, emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIGMAMIND_API_KEY_STAGING", "staging-key")
+    for agent in ("StG5upp0rtAgent01", "StG5a1esAgent0001"):
+        emulator.store.add_agent(agent)
+    plan_file = tmp_path / "staging.json"
+    assert run_cli("plan", "--env", "staging", "--out", str(plan_file), cwd=project).code == 0
+    assert json.loads(plan_file.read_text())["assumptions"]["environment"] == "staging"
+    emulator.clear_requests()
+    result = run_cli("apply", str(plan_file), "--auto-approve", cwd=project)
+    assert (result.code, result.err) == (
+        5,
+        f"error: {plan_file} was made for --env staging, not the default environment (no --env)\n"
+        "hint: apply it with --env staging, or make a new plan\n",
+    )
+    assert emulator.requests() == [] and not (project / "suitesync.lock").exists()
+    applied = run_cli("apply", str(plan_file), "--env", "staging", "--auto-approve", cwd=project)
+    assert applied.code == 0 and "Apply complete: 13 created." in applied.out
 
 
 def _apply_process(project: Path, url: str, *extra: str) -> subprocess.Popen[str]:

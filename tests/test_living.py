@@ -279,7 +279,39 @@ def test_secret_mock_data_reaches_the_api_and_nothing_else(
     assert '      mockData.pin: "(secret)" -> "(secret changed)"\n' in changed.out
     assert "another-value" not in changed.out
     stale = run_cli("apply", str(tmp_path / "plan.json"), "--auto-approve", cwd=project)
-    assert stale.code == 5
+    assert stale.code == 5  # it was applied: the lockfile moved on
+    assert "is stale: suitesync.lock was made since (an apply ran)" in stale.err
+
+
+def test_a_saved_plan_names_the_secret_that_changed(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = secret_project(tmp_path)
+    monkeypatch.setenv("SIGMAMIND_BASE_URL", emulator.url)
+    monkeypatch.setenv("CUSTOMER_PIN", SECRET)
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--out", str(plan_file), cwd=project).code == 0  # the case is a create in it
+    monkeypatch.setenv("CUSTOMER_PIN", "another-value")
+    emulator.clear_requests()
+    stale = run_cli("apply", str(plan_file), "--auto-approve", cwd=project)
+    assert (stale.code, stale.err) == (
+        5,
+        f"error: {plan_file} is stale: the value of ${{env:CUSTOMER_PIN}} (mockData.pin) of case-0000 "
+        "changed since it was made\nhint: make a new plan\n",
+    )
+    assert emulator.requests() == []
+    monkeypatch.setenv("CUSTOMER_PIN", SECRET)
+    assert run_cli("apply", str(plan_file), "--auto-approve", cwd=project).code == 0
+    assert run_cli("plan", "--out", str(plan_file), cwd=project).code == 0  # nothing to do in it
+    monkeypatch.setenv("CUSTOMER_PIN", "another-value")
+    emulator.clear_requests()
+    stale = run_cli("apply", str(plan_file), "--auto-approve", cwd=project)
+    assert (stale.code, stale.err) == (
+        5,
+        f"error: {plan_file} is stale: the value of ${{env:CUSTOMER_PIN}} (mockData.pin) changed since "
+        "it was made\nhint: make a new plan\n",
+    )
+    assert emulator.requests() == []
 
 
 def test_a_missing_secret_names_file_line_and_variable(
