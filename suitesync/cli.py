@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from suitesync.errors import ExitCode, SuitesyncError
+from suitesync.errors import Cancelled, ExitCode, SuitesyncError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -227,7 +227,12 @@ def apply(
             )
         count = len(plan.actions)
         question = "Apply this change?" if count == 1 else f"Apply these {count} changes?"
-        return click.confirm(f"\n{question}", default=False, err=True)
+        try:
+            with signals.asking():
+                return _confirm(f"\n{question}")
+        except (KeyboardInterrupt, click.Abort):  # Ctrl-C, SIGTERM or end of input (Ctrl-D)
+            code = ExitCode(128 + signals.cancelled_by) if signals.cancelled_by else ExitCode.INTERRUPTED
+            raise Cancelled("\napply cancelled at the prompt; nothing was changed", code) from None
 
     try:
         report = apply_project(
@@ -239,6 +244,12 @@ def apply(
             on_outcome=progress.outcome,
             stop=stop,
         )
+    except SuitesyncError as exc:
+        if signals.received is None:
+            raise
+        # A signal before anything was applied: its exit code, not the error it caused (a request
+        # refused to start, say).
+        raise Cancelled("apply stopped before it changed anything", ExitCode(128 + signals.received)) from exc
     finally:
         signals.restore()
     if report.outcomes or report.fatal:
@@ -247,6 +258,24 @@ def apply(
         exit_now(128 + signals.received)
     failed = report.fatal or any(not o.ok for o in report.outcomes)
     return ExitCode.ERROR if failed else ExitCode.OK
+
+
+def _confirm(question: str) -> bool:
+    """click.confirm, but waiting for the answer in short selects: a signal that arrives just as
+    the prompt is shown is handled at once, where a blocking read would sit on it until Enter."""
+    import select
+
+    while True:
+        click.echo(f"{question} [y/N]: ", nl=False, err=True)
+        while not select.select([sys.stdin], [], [], 0.2)[0]:
+            pass
+        answer = sys.stdin.readline()
+        if not answer:  # end of input
+            raise click.Abort
+        choice = answer.strip().lower()
+        if choice in ("y", "yes", "n", "no", ""):
+            return choice in ("y", "yes")
+        click.echo("Error: answer y or n", err=True)
 
 
 def _color(settings: Any, stream: Any) -> bool:
@@ -511,6 +540,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return ExitCode.ERROR
+    except Cancelled as exc:
+        click.echo(str(exc), err=True)
+        return exc.exit_code
     except SuitesyncError as exc:
         click.echo(f"error: {exc}", err=True)
         if exc.hint:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from suitesync.errors import ExitCode, SuitesyncError
+from suitesync.errors import Cancelled, ExitCode, SuitesyncError
 from suitesync.load import display_path
 from suitesync.lockfile import Lockfile, read_lockfile
 from suitesync.models import TestCase
@@ -136,11 +136,18 @@ def apply_project(
             if not plan.has_changes:
                 return ApplyReport(plan, [])
             _check_deletes(plan, options.max_deletes)
+            _check_not_stopped(stop)
             if not confirm(plan):
                 raise SuitesyncError("apply cancelled; nothing was changed")
+            _check_not_stopped(stop)  # intents are written only for an apply that goes ahead
             # The retry budget grows with the work: a flaky API should not end a large apply.
             client.budget = RetryBudget(100 + 2 * len(plan.actions))
             return _execute(settings, options, plan, lock, client, on_outcome, stop)
+
+
+def _check_not_stopped(stop: threading.Event) -> None:
+    if stop.is_set():
+        raise Cancelled("apply stopped before it changed anything")
 
 
 def _check_deletes(plan: Plan, limit: int) -> None:

@@ -30,6 +30,14 @@ class SuitesyncError(Exception):
         self.hint = hint
 
 
+class Cancelled(SuitesyncError):
+    """The user stopped the command before it changed anything: said plainly, not as an error."""
+
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.INTERRUPTED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class ConfigError(SuitesyncError):
     """suitesync.yaml, flags or environment variables are wrong."""
 

@@ -6,26 +6,45 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
+
+APPLY_STOPPING = "no new request starts; the lockfile is being saved"
 
 
 class StopOnSignal:
-    """The first SIGINT or SIGTERM sets `stop`: no new request starts and the run winds down.
-    A second one exits at once (safe for apply: every create in flight has a durable intent)."""
+    """The first SIGINT or SIGTERM sets `stop`: no new request starts and the run winds down,
+    saying so (`stopping`: what the command does now). A second one exits at once (safe for
+    apply: every create in flight has a durable intent; for run, the batches go on remotely)."""
 
-    def __init__(self, stop: threading.Event) -> None:
+    def __init__(self, stop: threading.Event, stopping: str = APPLY_STOPPING) -> None:
         self.stop = stop
+        self.stopping = stopping
         self.received: int | None = None
+        self.cancelled_by: int | None = None  # the signal that interrupted a question
+        self._asking = False
         self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
 
+    @contextmanager
+    def asking(self) -> Iterator[None]:
+        """While a question waits for its answer, a signal cancels at once (KeyboardInterrupt):
+        nothing has started that would need winding down."""
+        self._asking = True
+        try:
+            yield
+        finally:
+            self._asking = False
+
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self._asking:
+            self.cancelled_by = signum
+            raise KeyboardInterrupt
         if self.received is not None:
             os._exit(128 + signum)
         self.received = signum
         self.stop.set()
-        sys.stderr.write(
-            "\nstopping: no new request starts; the lockfile is being saved (a second signal exits at once)\n"
-        )
+        sys.stderr.write(f"\nstopping: {self.stopping} (a second signal exits at once)\n")
 
     def restore(self) -> None:
         for sig, handler in self._previous.items():

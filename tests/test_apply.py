@@ -51,6 +51,113 @@ def test_without_a_terminal_apply_needs_auto_approve(project: Path, emulator: Em
     assert writes(emulator) == [] and not (project / "suitesync.lock").exists()
 
 
+# --- the confirmation prompt, on a pseudo-terminal ----------------------------------------------
+
+# The child makes the pseudo-terminal its controlling terminal (as a shell does), so that Ctrl-C
+# typed on it is SIGINT to the child. Done in the child itself: preexec_fn is unsafe with the
+# emulator's threads running in this process.
+_ON_ITS_OWN_TERMINAL = (
+    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'suitesync', *sys.argv[1:]])"
+)
+
+
+def apply_on_a_terminal(project: Path, url: str) -> tuple[subprocess.Popen[bytes], int]:
+    import pty
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-c", _ON_ITS_OWN_TERMINAL, "apply", "--list-grace", "0.3"],
+        cwd=project,
+        env={**os.environ, "SIGMAMIND_BASE_URL": url},
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    return process, controller
+
+
+def read_until(controller: int, text: str) -> str:
+    """What the terminal shows, up to `text` (the deadline only turns a hang into a failure)."""
+    import select
+    import time
+
+    seen, deadline = b"", time.monotonic() + 30
+    while text.encode() not in seen:
+        assert time.monotonic() < deadline, seen.decode(errors="replace")
+        if select.select([controller], [], [], 0.5)[0]:
+            seen += os.read(controller, 65536)
+    return seen.decode()
+
+
+def read_to_the_end(controller: int, process: subprocess.Popen[bytes]) -> str:
+    """What the terminal shows until the process has gone (a deadline turns a hang into a failure)."""
+    import select
+    import time
+
+    chunks, deadline = [], time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not select.select([controller], [], [], 0.5)[0]:
+            continue
+        try:
+            data = os.read(controller, 65536)
+        except OSError:  # EIO: every process holding the terminal has gone
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(controller)
+    if process.poll() is None:
+        process.kill()
+    return b"".join(chunks).decode(errors="replace")
+
+
+@pytest.mark.parametrize(
+    ("answer", "code"), [("ctrl-c", 130), ("sigterm", 143), ("ctrl-d", 130)], ids=["ctrl-c", "sigterm", "eof"]
+)
+def test_ctrl_c_or_eof_at_the_prompt_cancels_at_once_and_changes_nothing(
+    project: Path, emulator: Emulator, answer: str, code: int
+) -> None:
+    import signal
+
+    assert run_cli("apply", "--auto-approve", cwd=project).code == 0
+    suite = project / "suites" / "support" / "billing.yaml"
+    suite.write_text(suite.read_text().replace("Update Payment Card", "Replace Payment Card"))
+    (project / "suites" / "support" / "more.yaml").write_text(
+        "agent: support\ncases:\n  - id: brand-new\n    userPrompt: p\n    successCriteria: s\n"
+    )
+    lockfile = (project / "suitesync.lock").read_bytes()
+    emulator.clear_requests()
+    process, controller = apply_on_a_terminal(project, emulator.url)
+    shown = read_until(controller, "Apply these 2 changes? [y/N]: ")
+    if answer == "sigterm":
+        process.send_signal(signal.SIGTERM)
+    else:
+        os.write(controller, b"\x03" if answer == "ctrl-c" else b"\x04")
+    shown += read_to_the_end(controller, process)
+    assert process.wait(timeout=30) == code, shown
+    assert "apply cancelled at the prompt; nothing was changed" in shown
+    assert shown.count("Apply these 2 changes?") == 1  # not asked again
+    assert "invalid input" not in shown and "stopping:" not in shown and "skipped" not in shown
+    assert_no_canary(shown)
+    assert (project / "suitesync.lock").read_bytes() == lockfile  # no intent, no new serial
+    assert writes(emulator) == []
+
+
+def test_answering_the_prompt_on_a_terminal(project: Path, emulator: Emulator) -> None:
+    process, controller = apply_on_a_terminal(project, emulator.url)
+    read_until(controller, "Apply these 13 changes? [y/N]: ")
+    os.write(controller, b"maybe\n")
+    read_until(controller, "Error: answer y or n\r\n\r\nApply these 13 changes? [y/N]: ")
+    os.write(controller, b"y\n")
+    shown = read_to_the_end(controller, process)
+    assert process.wait(timeout=30) == 0, shown
+    assert "Apply complete: 13 created." in shown
+    assert_converged(emulator, project, 13)
+
+
 def test_update_delete_and_the_delete_limit(project: Path, emulator: Emulator) -> None:
     assert run_cli("apply", "--auto-approve", cwd=project).code == 0
     suite = project / "suites" / "sales" / "qualification.yaml"
