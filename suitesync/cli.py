@@ -245,11 +245,7 @@ def apply(
             stop=stop,
         )
     except SuitesyncError as exc:
-        if signals.received is None:
-            raise
-        # A signal before anything was applied: its exit code, not the error it caused (a request
-        # refused to start, say).
-        raise Cancelled("apply stopped before it changed anything", ExitCode(128 + signals.received)) from exc
+        raise signals.instead_of(exc, "apply stopped before it changed anything") from None
     finally:
         signals.restore()
     if report.outcomes or report.fatal:
@@ -330,13 +326,14 @@ def run_cmd(
     import threading
 
     from suitesync.commands import RunOptions, run_project
+    from suitesync.run import RunReport
     from suitesync.runreport import junit_xml, write_run_json, write_run_markdown, write_run_text
     from suitesync.signals import StopOnSignal
     from suitesync.text import plural
 
     settings = _settings(ctx, directory, env_name)
     stop = threading.Event()
-    signals = StopOnSignal(stop)
+    signals = StopOnSignal(stop, "no new batch run starts; the ones started go on on the platform")
     tty = sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:
@@ -346,17 +343,37 @@ def run_cmd(
     try:
         options = RunOptions(patterns, changed, min_pass_rate, timeout, allow_drift)
         report = run_project(settings, options, err=sys.stderr, stop=stop, on_progress=progress)
+    except SuitesyncError as exc:
+        raise signals.instead_of(exc, "run stopped before any batch run started") from None
     finally:
         signals.restore()
         if tty:
             click.echo("\r\033[K", nl=False, err=True)
     if report is None:
         click.echo("no cases to run (none selected, or none applied yet)", err=True)
-        return ExitCode.OK
-    {"json": write_run_json, "markdown": write_run_markdown}.get(fmt, write_run_text)(report, sys.stdout)
+        report = RunReport([], {}, min_pass_rate)  # CI still finds the JUnit file it publishes
+    else:
+        {"json": write_run_json, "markdown": write_run_markdown}.get(fmt, write_run_text)(report, sys.stdout)
     if junit is not None:
-        junit.write_bytes(junit_xml(report))
+        junit.write_bytes(junit_xml(report))  # always: unfinished cases are its errors
+    if report.stopped is not None:
+        raise _stopped(report, signals.received)
     return ExitCode.TESTS_FAILED if report.failed else ExitCode.OK
+
+
+def _stopped(report: Any, signal: int | None) -> SuitesyncError:
+    """A run that ended before every verdict: its own exit code for a signal, else an error."""
+    from suitesync.text import plural
+
+    if signal is not None:
+        return Cancelled(
+            f"run stopped: {plural(len(report.unfinished), 'case')} without a verdict; "
+            "their batch runs go on on the platform",
+            ExitCode(128 + signal),
+        )
+    return SuitesyncError(
+        report.stopped, hint="the unfinished cases are in the report; look at the batch runs on the platform"
+    )
 
 
 @cli.command("import")

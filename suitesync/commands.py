@@ -333,7 +333,8 @@ def run_project(
     stop: threading.Event,
     on_progress: Callable[[int, int], None],
 ) -> RunReport | None:
-    """Batch-run the selected managed cases; None when there is nothing to run.
+    """Batch-run the selected managed cases; None when there is nothing to run. A `--case` glob
+    that matches no case of the suites is an error (a typo must not pass as "nothing to run").
 
     Refuses (unless allow_drift) when the plan is not empty: results would be for other cases
     than the files describe.
@@ -342,6 +343,7 @@ def run_project(
 
     lock = read_lockfile(settings.lockfile)
     cases, agents = load_valid_cases(settings, lock, err, doing="run")
+    _check_patterns(options.patterns, [case.id for case in cases])
     with _connect(settings, agents, err, stop=stop) as client:
         plan = plan_with(settings, lock, cases, client, agents, prune=False)
         if plan.has_changes and not options.allow_drift:
@@ -363,3 +365,16 @@ def run_project(
             stop=stop,
             on_progress=on_progress,
         )
+
+
+def _check_patterns(patterns: tuple[str, ...], ids: list[str]) -> None:
+    import difflib
+    import fnmatch
+
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(case_id, pattern) for case_id in ids):
+            close = difflib.get_close_matches(pattern, ids, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"the project's ids: {joined(sorted(ids))}"
+            raise SuitesyncError(
+                f"--case {pattern!r} matches no case of the project; nothing was run", hint=hint
+            )

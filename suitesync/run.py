@@ -25,10 +25,6 @@ FIRST_POLL_SECONDS = 0.5
 MAX_POLL_SECONDS = 5.0
 
 
-class RunTimeoutError(SuitesyncError):
-    pass
-
-
 @dataclass(frozen=True)
 class Selected:
     case: TestCase
@@ -50,6 +46,7 @@ class CaseResult:
     test_case_id: str
     attempts: tuple[Attempt, ...]
     min_pass_rate: float
+    unfinished: str | None = None  # why the case has no verdict (the run stopped first)
 
     @property
     def passed(self) -> int:
@@ -61,7 +58,7 @@ class CaseResult:
 
     @property
     def ok(self) -> bool:
-        return bool(self.attempts) and self.rate >= self.min_pass_rate
+        return self.unfinished is None and bool(self.attempts) and self.rate >= self.min_pass_rate
 
     def failed_remarks(self) -> list[str]:
         return [a.remarks for a in self.attempts if not a.passed]
@@ -74,10 +71,16 @@ class RunReport:
     min_pass_rate: float
     seconds: float = 0.0
     started: float = field(default_factory=time.time)
+    stopped: str | None = None  # why the run ended before every verdict came (timeout, signal, API)
 
     @property
     def failed(self) -> list[CaseResult]:
-        return [r for r in self.results if not r.ok]
+        """Cases that have their verdicts and did not reach the pass rate."""
+        return [r for r in self.results if not r.ok and r.unfinished is None]
+
+    @property
+    def unfinished(self) -> list[CaseResult]:
+        return [r for r in self.results if r.unfinished is not None]
 
 
 def select_cases(
@@ -111,28 +114,42 @@ def run_batches(
     stop: threading.Event,
     on_progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> RunReport:
-    """One batch per agent; wait for all verdicts or `timeout` seconds (RunTimeoutError)."""
+    """One batch per agent; wait for all verdicts, or until `timeout` seconds, a stop or an API
+    error: then the report says why (`stopped`), and the cases without verdicts are unfinished."""
     started = time.monotonic()
     by_agent: dict[str, list[Selected]] = {}
     for item in selected:
         by_agent.setdefault(item.case.agent_id, []).append(item)
-    batches = {
-        agent: str(client.create_batch(agent, [s.test_case_id for s in items])["batchId"])
+    batches: dict[str, str] = {}
+    runs: dict[str, list[dict[str, Any]]] = {}
+    stopped: str | None
+    try:
+        for agent, items in sorted(by_agent.items()):
+            batches[agent] = str(client.create_batch(agent, [s.test_case_id for s in items])["batchId"])
+    except SuitesyncError as exc:
+        stopped = f"a batch run could not be started: {exc}"
+    else:
+        runs, stopped = _wait(client, batches, started + timeout, stop, on_progress)
+    results = [
+        _case_result(item, agent, runs.get(agent), min_pass_rate, stopped)
         for agent, items in sorted(by_agent.items())
-    }
-    runs = _wait(client, batches, started + timeout, stop, on_progress)
-    results = []
-    for agent, items in sorted(by_agent.items()):
-        for item in items:
-            attempts = tuple(
-                Attempt(str(r["jobId"]), bool(_verdict(r)), str(r.get("remarks") or ""))
-                for r in runs[agent]
-                if _run_case_id(r) == item.test_case_id
-            )
-            results.append(
-                CaseResult(item.case.id, item.case.source, agent, item.test_case_id, attempts, min_pass_rate)
-            )
-    return RunReport(results, batches, min_pass_rate, time.monotonic() - started)
+        for item in items
+    ]
+    return RunReport(results, batches, min_pass_rate, time.monotonic() - started, stopped=stopped)
+
+
+def _case_result(
+    item: Selected, agent: str, runs: list[dict[str, Any]] | None, min_pass_rate: float, stopped: str | None
+) -> CaseResult:
+    case = item.case
+    if runs is None:  # its batch did not finish (or start)
+        return CaseResult(case.id, case.source, agent, item.test_case_id, (), min_pass_rate, stopped)
+    attempts = tuple(
+        Attempt(str(r["jobId"]), bool(_verdict(r)), str(r.get("remarks") or ""))
+        for r in runs
+        if _run_case_id(r) == item.test_case_id
+    )
+    return CaseResult(case.id, case.source, agent, item.test_case_id, attempts, min_pass_rate)
 
 
 def _wait(
@@ -141,37 +158,48 @@ def _wait(
     deadline: float,
     stop: threading.Event,
     on_progress: Callable[[int, int], None],
-) -> dict[str, list[dict[str, Any]]]:
+) -> tuple[dict[str, list[dict[str, Any]]], str | None]:
+    """The test runs of each finished batch, and why waiting ended early (None: all finished)."""
     finished: dict[str, list[dict[str, Any]]] = {}
     pause = FIRST_POLL_SECONDS
     while True:
-        done = total = 0
-        for agent, batch_id in batches.items():
-            if agent in finished:
-                count = len(finished[agent])
-                done, total = done + count, total + count
-                continue
-            state = client.get_batch(batch_id, agent)
-            expected = _expected_attempts(state)
-            completed = int(state.get("successfulAttempts") or 0) + int(state.get("failedAttempts") or 0)
-            done, total = done + min(completed, expected), total + expected
-            if expected and completed >= expected:
-                runs = client.list_runs(batch_id, agent)
-                if len(runs) >= expected and all(_verdict(r) is not None for r in runs):
-                    finished[agent] = runs
+        try:
+            done, total = _poll(client, batches, finished)
+        except SuitesyncError as exc:
+            return finished, f"the batch runs could not be followed: {exc}"
         on_progress(done, total)
         if len(finished) == len(batches):
-            return finished
+            return finished, None
         if time.monotonic() >= deadline:
             waiting = ", ".join(batches[a] for a in batches if a not in finished)
-            raise RunTimeoutError(
+            return finished, (
                 f"the batch runs did not finish within the timeout "
-                f"({done} of {plural(total, 'attempt')} done; still running: {waiting})",
-                hint="raise --timeout, or look at the batch runs on the platform",
+                f"({done} of {plural(total, 'attempt')} done; still running: {waiting})"
             )
         if stop.wait(min(pause, max(0.0, deadline - time.monotonic()))):
-            raise SuitesyncError("stopped while waiting for the batch runs (they go on on the platform)")
+            return finished, "stopped while waiting for the verdicts (the batch runs go on on the platform)"
         pause = min(pause * 2, MAX_POLL_SECONDS)
+
+
+def _poll(
+    client: SigmaMindClient, batches: dict[str, str], finished: dict[str, list[dict[str, Any]]]
+) -> tuple[int, int]:
+    """One look at every unfinished batch; adds those now finished to `finished`. (done, total) attempts."""
+    done = total = 0
+    for agent, batch_id in batches.items():
+        if agent in finished:
+            count = len(finished[agent])
+            done, total = done + count, total + count
+            continue
+        state = client.get_batch(batch_id, agent)
+        expected = _expected_attempts(state)
+        completed = int(state.get("successfulAttempts") or 0) + int(state.get("failedAttempts") or 0)
+        done, total = done + min(completed, expected), total + expected
+        if expected and completed >= expected:
+            runs = client.list_runs(batch_id, agent)
+            if len(runs) >= expected and all(_verdict(r) is not None for r in runs):
+                finished[agent] = runs
+    return done, total
 
 
 def _expected_attempts(batch: dict[str, Any]) -> int:

@@ -26,6 +26,9 @@ def write_run_text(report: RunReport, out: TextIO) -> None:
     width = max([len(r.case_id) for r in report.results] + [4])
     out.write(f"{'case':<{width}}  {'passed':>9}  {'rate':>6}  result\n")
     for result in report.results:
+        if result.unfinished is not None:
+            out.write(f"{result.case_id:<{width}}  {'-':>9}  {'-':>6}  UNFINISHED\n")
+            continue
         verdict = "pass" if result.ok else "FAIL"
         passed = f"{result.passed}/{len(result.attempts)}"
         out.write(f"{result.case_id:<{width}}  {passed:>9}  {result.rate:>6.0%}  {verdict}\n")
@@ -35,10 +38,11 @@ def write_run_text(report: RunReport, out: TextIO) -> None:
 
 
 def summary(report: RunReport) -> str:
-    failed = len(report.failed)
-    passed = len(report.results) - failed
+    failed, unfinished = len(report.failed), len(report.unfinished)
+    passed = len(report.results) - failed - unfinished
     rate = f"minimum pass rate {report.min_pass_rate:.0%}"
-    return f"{passed} passed, {failed} failed ({rate}; {report.seconds:.0f} s)"
+    counts = f"{passed} passed, {failed} failed" + (f", {unfinished} unfinished" if unfinished else "")
+    return f"{counts} ({rate}; {report.seconds:.0f} s)"
 
 
 def run_document(report: RunReport) -> dict[str, object]:
@@ -46,8 +50,10 @@ def run_document(report: RunReport) -> dict[str, object]:
         "version": RUN_JSON_VERSION,
         "minPassRate": report.min_pass_rate,
         "batches": report.batches,
-        "passed": len(report.results) - len(report.failed),
+        "passed": len(report.results) - len(report.failed) - len(report.unfinished),
         "failed": len(report.failed),
+        "unfinished": len(report.unfinished),
+        "stopped": report.stopped,
         "cases": [
             {
                 "id": r.case_id,
@@ -58,6 +64,7 @@ def run_document(report: RunReport) -> dict[str, object]:
                 "passedAttempts": r.passed,
                 "passRate": round(r.rate, 4),
                 "passed": r.ok,
+                "unfinished": r.unfinished,
                 "runs": [{"jobId": a.job_id, "passed": a.passed, "remarks": a.remarks} for a in r.attempts],
             }
             for r in report.results
@@ -75,10 +82,15 @@ def write_run_markdown(report: RunReport, out: TextIO) -> None:
     out.write(f"### suitesync run\n\n**{summary(report)}**\n\n")
     out.write("| case | attempts passed | pass rate | result |\n|---|---:|---:|---|\n")
     for result in report.results:
+        if result.unfinished is not None:
+            out.write(f"| `{result.case_id}` | - | - | ⏳ unfinished |\n")
+            continue
         mark = "✅" if result.ok else "❌"
         out.write(
             f"| `{result.case_id}` | {result.passed}/{len(result.attempts)} | {result.rate:.0%} | {mark} |\n"
         )
+    if report.stopped:
+        out.write(f"\n_Unfinished: {report.stopped}._\n")
     for result in failed:
         remarks = "\n".join(f"- {_short(r)}" for r in result.failed_remarks())
         title = f"❌ <code>{result.case_id}</code> ({result.source})"
@@ -95,7 +107,7 @@ def junit_xml(report: RunReport) -> bytes:
         name="suitesync run",
         tests=str(len(report.results)),
         failures=str(len(report.failed)),
-        errors="0",
+        errors=str(len(report.unfinished)),
         time=f"{report.seconds:.3f}",
     )
     by_source: dict[str, list[CaseResult]] = {}
@@ -108,8 +120,8 @@ def junit_xml(report: RunReport) -> bytes:
             "testsuite",
             name=source,
             tests=str(len(results)),
-            failures=str(sum(1 for r in results if not r.ok)),
-            errors="0",
+            failures=str(sum(1 for r in results if not r.ok and r.unfinished is None)),
+            errors=str(sum(1 for r in results if r.unfinished is not None)),
             skipped="0",
             time=f"{report.seconds:.3f}",
             timestamp=stamp,
@@ -134,7 +146,10 @@ def junit_xml(report: RunReport) -> bytes:
 
 def _testcase(suite: ET.Element, result: CaseResult) -> None:
     case = ET.SubElement(suite, "testcase", name=result.case_id, classname=result.source, time="0")
-    if not result.ok:
+    if result.unfinished is not None:  # no verdict: an error of the run, not a failure of the case
+        error = ET.SubElement(case, "error", message=f"no verdict: {result.unfinished}", type="Unfinished")
+        error.text = result.unfinished
+    elif not result.ok:
         remarks = result.failed_remarks()
         attempts = plural(len(result.attempts), "attempt")
         message = (

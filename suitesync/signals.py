@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from suitesync.errors import Cancelled, ExitCode, SuitesyncError
+
 APPLY_STOPPING = "no new request starts; the lockfile is being saved"
 
 
@@ -35,6 +37,13 @@ class StopOnSignal:
             yield
         finally:
             self._asking = False
+
+    def instead_of(self, error: SuitesyncError, message: str) -> SuitesyncError:
+        """What to raise for `error` when a signal caused it (a request refused to start): the
+        signal's exit code and `message`, said plainly."""
+        if self.received is None:
+            return error
+        return Cancelled(message, ExitCode(128 + self.received))
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         if self._asking:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import shlex
+import signal
 import subprocess
 import sys
 import tarfile
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -149,24 +151,86 @@ def test_a_plan_that_is_not_empty_is_refused_unless_allowed(run_project: Path) -
     assert run_cli("run", "--allow-drift", "--case", "always-passes", cwd=run_project).code == 0
 
 
-def test_a_batch_that_never_finishes_times_out(run_project: Path, emulator: Emulator) -> None:
+def test_a_batch_that_never_finishes_times_out_and_still_writes_the_junit_file(
+    run_project: Path, emulator: Emulator, junit_schema: xmlschema.XMLSchema
+) -> None:
     emulator.faults.reconfigure({"run_seconds": 3600})
-    result = run_cli("run", "--timeout", "1", cwd=run_project)
+    result = run_cli("run", "--timeout", "1", "--junit", "t.xml", cwd=run_project)
     assert result.code == 1
-    assert (
-        "error: the batch runs did not finish within the timeout (0 of 9 attempts done; still running: batch_"
-        in result.err
+    reason = "the batch runs did not finish within the timeout (0 of 9 attempts done; still running: batch_"
+    assert f"error: {reason}" in result.err
+    assert "always-passes          -       -  UNFINISHED\n" in result.out
+    assert "0 passed, 0 failed, 3 unfinished (minimum pass rate 100%" in result.out
+    xml = (run_project / "t.xml").read_bytes()  # the CI step that publishes it finds it
+    junit_schema.validate(xml)
+    suite = junit_schema.to_dict(xml)["testsuite"][0]
+    assert (suite["@tests"], suite["@failures"], suite["@errors"]) == ("3", "0", "3")
+    errors = [case["error"][0] for case in suite["testcase"]]
+    assert all(
+        e["@type"] == "Unfinished" and e["@message"].startswith(f"no verdict: {reason}") for e in errors
     )
 
 
+def run_process(root: Path, url: str, *args: str) -> subprocess.Popen[str]:
+    import os
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "suitesync", "run", *args],
+        cwd=root,
+        env={**os.environ, "SIGMAMIND_BASE_URL": url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_a_signal_while_waiting_exits_130_or_143_with_runs_own_message_and_the_junit_file(
+    run_project: Path, emulator: Emulator, signum: int, junit_schema: xmlschema.XMLSchema
+) -> None:
+    emulator.faults.reconfigure({"run_seconds": 3600})
+    emulator.clear_requests()
+    process = run_process(run_project, emulator.url, "--junit", "t.xml")
+    deadline = time.monotonic() + 30  # only turns a hang into a failure
+    while not any(r["path"].startswith("/v1/batch-runs/") for r in emulator.requests()):  # waiting
+        assert time.monotonic() < deadline and process.poll() is None, "run never waited for a verdict"
+        time.sleep(0.01)
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 128 + signum, err
+    assert "stopping: no new batch run starts; the ones started go on on the platform" in err
+    assert "lockfile" not in err
+    assert err.endswith("run stopped: 3 cases without a verdict; their batch runs go on on the platform\n")
+    assert "0 passed, 0 failed, 3 unfinished" in out
+    xml = (run_project / "t.xml").read_bytes()
+    junit_schema.validate(xml)
+    assert junit_schema.to_dict(xml)["testsuite"][0]["@errors"] == "3"
+
+
 def test_nothing_applied_means_nothing_to_run(
-    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch, junit_schema: xmlschema.XMLSchema
 ) -> None:
     (tmp_path / "suites").mkdir()
     (tmp_path / "suites" / "moods.yaml").write_text(SUITE.replace("agent: main", f"agent: {AGENT}"))
     monkeypatch.setenv("SIGMAMIND_BASE_URL", emulator.url)
-    result = run_cli("run", "--allow-drift", cwd=tmp_path)
+    result = run_cli("run", "--allow-drift", "--junit", "t.xml", cwd=tmp_path)
     assert (result.code, result.err) == (0, "no cases to run (none selected, or none applied yet)\n")
+    junit_schema.validate((tmp_path / "t.xml").read_bytes())  # written all the same, for CI
+
+
+def test_a_case_glob_that_matches_nothing_is_an_error_naming_it(
+    run_project: Path, emulator: Emulator
+) -> None:
+    emulator.clear_requests()
+    result = run_cli("run", "--case", "always-p*", "--case", "nomatch*", cwd=run_project)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        "error: --case 'nomatch*' matches no case of the project; nothing was run\n"
+        "hint: the project's ids: always-fails, always-passes, half-passes\n"
+    )
+    typo = run_cli("run", "--case", "always-pases", cwd=run_project)
+    assert typo.code == 1 and "hint: did you mean always-passes?" in typo.err
+    assert emulator.requests() == []  # refused before any request
 
 
 # --- the CI workflow ----------------------------------------------------------------------------
