@@ -129,7 +129,7 @@ def plan(
     """Show what apply would change on the platform: create, update, delete, drift, unmanaged."""
     from suitesync.commands import make_plan
     from suitesync.planfile import write_plan_file
-    from suitesync.report import write_plan_json, write_plan_markdown, write_plan_text
+    from suitesync.report import write_plan_json, write_plan_markdown, write_plan_saved, write_plan_text
 
     settings = _settings(ctx, directory, env_name)
     the_plan = make_plan(settings, refresh=not no_refresh, prune=prune, err=sys.stderr)
@@ -141,6 +141,7 @@ def plan(
         write_plan_text(the_plan, sys.stdout, color=_color(settings, sys.stdout))
     if out is not None:
         write_plan_file(the_plan, out)
+        write_plan_saved(out, settings.env_name, sys.stderr)
     return ExitCode.CHANGES if detailed_exitcode and the_plan.has_changes else ExitCode.OK
 
 

@@ -16,7 +16,7 @@ from suitesync.models import TestCase
 from suitesync.plan import Kind, Plan, assumptions_of, build_plan, payload_needed, payloads_missing
 from suitesync.report import write_embedded_agents, write_validation_text
 from suitesync.settings import Settings
-from suitesync.state import agents_of, load_desired, refresh_remote, rehydrate
+from suitesync.state import agents_of, list_agent_cases, load_desired, refresh_remote, rehydrate
 from suitesync.statedir import ensure_state_dir
 from suitesync.text import joined, plural
 
@@ -61,7 +61,7 @@ def plan_with(
     """The plan of these cases; with a client, against the platform's current state."""
     remote = None
     if client is not None:
-        remote = refresh_remote(client, agents)
+        remote = refresh_remote(client, agents, settings)
         cases = rehydrate(settings, cases, payloads_missing(cases, lock, remote))
     return build_plan(cases, lock, remote, prune=prune, environment=settings.env_name)
 
@@ -130,7 +130,7 @@ def apply_project(
         with _connect(settings, agents, err, stop=stop) as client:
             plan = saved or plan_with(settings, lock, cases, client, agents, prune=options.prune)
             if saved is not None and saved.refreshed and options.planfile is not None:
-                remote = assumptions_of(cases, lock, refresh_remote(client, agents)).remote or {}
+                remote = assumptions_of(cases, lock, refresh_remote(client, agents, settings)).remote or {}
                 check_remote(options.planfile, saved, remote, settings.describe_agent)
             show_plan(plan)
             if not plan.has_changes:
@@ -209,7 +209,8 @@ def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err
         cases, _ = load_valid_cases(settings, lock, err, doing="imported")
         with _connect(settings, {agent_id}, err) as client:
             known = lock.by_test_case_id()
-            remote = [case for case in client.list_cases(agent_id) if case.test_case_id not in known]
+            listed = list_agent_cases(client, agent_id, settings, f"--agent {options.agent}")
+            remote = [case for case in listed if case.test_case_id not in known]
         if not remote:
             err.write(f"nothing to import: every test case of agent {agent_id} is already managed\n")
             return ExitCode.OK

@@ -264,12 +264,18 @@ def _unmanaged(remote: Mapping[str, Sequence[RemoteCase]] | None, lock: Lockfile
     if remote is None:
         return []
     known = lock.by_test_case_id()
-    return [
+    found = [
         Notice(NoticeKind.UNMANAGED, agent_id, rc.test_case_id, label=rc.payload.get("label"))
-        for agent_id in sorted(remote)
+        for agent_id in remote
         for rc in remote[agent_id]
         if rc.test_case_id not in known
     ]
+    return sorted(found, key=_unmanaged_order)
+
+
+def _unmanaged_order(notice: Notice) -> tuple[str, str, str]:
+    """By agent, then label (as a reader looks for one), then id: the same order every plan."""
+    return (notice.agent_id, (notice.label or "").casefold(), notice.test_case_id or "")
 
 
 def assumptions_of(

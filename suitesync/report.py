@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from suitesync.plan import Action, FieldChange, Kind, Notice, NoticeKind, Plan
-from suitesync.text import part_of, plural
+from suitesync.text import capped, part_of, plural
 from suitesync.validate import ValidationResult
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ SYMBOLS = {
     Kind.RECORD: ("=", "cyan"),
 }
 MARKDOWN_LIMIT = 60_000  # GitHub refuses comments over 65,536 characters
+UNMANAGED_SHOWN = 20  # unmanaged cases listed in text and markdown; JSON lists them all
 
 
 def plan_summary(plan: Plan) -> str:
@@ -103,8 +105,8 @@ def write_plan_text(plan: Plan, out: TextIO, *, color: bool = False) -> None:
             out.write(_change_text(change, paint))
     if plan.notices:
         out.write("\nNot touched:\n")
-        for notice in plan.notices:
-            out.write(f"  {_notice_text(notice)}\n")
+        for line in _notice_lines(plan.notices):
+            out.write(f"  {line}\n")
     if not plan.refreshed:
         out.write(
             "\n(planned from the lockfile only: --no-refresh; drift and remote deletes are not checked)\n"
@@ -139,6 +141,21 @@ def _shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _notice_lines(notices: tuple[Notice, ...], limit: int = UNMANAGED_SHOWN) -> list[str]:
+    """Every notice, but at most `limit` unmanaged cases, then how many more (a platform full of
+    hand-made cases must not bury the plan)."""
+    unmanaged = [n for n in notices if n.kind is NoticeKind.UNMANAGED]
+    lines = [_notice_text(n) for n in notices if n.kind is not NoticeKind.UNMANAGED]
+    shown, rest = capped(unmanaged, limit)
+    lines += [_notice_text(n) for n in shown]
+    if rest:
+        lines.append(
+            f"... and {plural(rest, 'more unmanaged test case')} (`suitesync plan --format json` lists "
+            "them all; `suitesync import --agent ID` adopts them)"
+        )
+    return lines
+
+
 def _notice_text(notice: Notice) -> str:
     if notice.kind is NoticeKind.WOULD_DELETE:
         where = f"{notice.test_case_id}, agent {notice.agent_id}"
@@ -148,6 +165,11 @@ def _notice_text(notice: Notice) -> str:
     label = f' "{notice.label}"' if notice.label else ""
     where = f"{notice.test_case_id}{label} on agent {notice.agent_id}"
     return f"unmanaged: {where} (not in the lockfile; never touched)"
+
+
+def write_plan_saved(path: Path, env_name: str | None, err: TextIO) -> None:
+    env = f" --env {env_name}" if env_name else ""
+    err.write(f"saved the plan to {path}; apply exactly it with `suitesync apply {path}{env}`\n")
 
 
 def write_plan_json(plan: Plan, out: TextIO) -> None:
@@ -198,7 +220,7 @@ def _action_markdown(action: Action) -> str:
 
 
 def _notices_markdown(notices: tuple[Notice, ...]) -> str:
-    return "\n**Not touched**\n\n" + "".join(f"- {_notice_text(n)}\n" for n in notices)
+    return "\n**Not touched**\n\n" + "".join(f"- {line}\n" for line in _notice_lines(notices))
 
 
 # --- apply ----------------------------------------------------------------------------------------
@@ -225,6 +247,9 @@ class ApplyProgress:
         self.done = 0
 
     def outcome(self, outcome: Outcome) -> None:
+        if outcome.status == "skipped":  # never started: counted in the summary, not listed
+            self.done += 1
+            return
         if self.done == 0:
             self.out.write("\n")  # set the outcomes apart from the plan above them
         self.done += 1
@@ -247,7 +272,11 @@ def write_apply_summary(outcomes: list[Outcome], fatal: str | None, out: TextIO)
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    parts = [f"{count} {status}" for status, count in sorted(counts.items())]
+    # What a stop left undone is said here once, not listed case by case.
+    parts = [
+        f"{count} {status}" + (" (not started: apply again to finish them)" if status == "skipped" else "")
+        for status, count in sorted(counts.items())
+    ]
     failed = counts.get("failed", 0) + counts.get("skipped", 0)
     head = "Apply complete" if not failed and not fatal else "Apply incomplete"
     out.write(f"\n{head}: {', '.join(parts) or 'nothing to do'}.\n")

@@ -73,6 +73,7 @@ class Settings:
     api_key: Secret | None = field(repr=False, default=None)
     no_color: bool = False
     environ: Mapping[str, str] = field(repr=False, default_factory=dict)
+    agent_keys: Mapping[str, str] = field(default_factory=dict)  # alias -> its key in suitesync.yaml
 
     def env_value(self, name: str) -> str | None:
         """An environment variable named in a suite (`${env:NAME}` mock data)."""
@@ -93,6 +94,15 @@ class Settings:
         if self.env_name:
             origin.append(f"environment {self.env_name}")
         return f"{agent_id} ({', '.join(origin)})" if origin else agent_id
+
+    def agent_hint(self, agent_id: str, given: str | None = None) -> str:
+        """Where to look when the platform does not know an agent id (`given`: the flag naming it)."""
+        alias = self.alias_of(agent_id)
+        if alias is not None and alias in self.agent_keys:
+            where = f"at `{self.agent_keys[alias]}` in {CONFIG_NAME}"
+        else:
+            where = f"given with {given}" if given else "in the `agent:` of your suites (no alias names it)"
+        return f"check the agent id {where}, and that {self.api_key_env} is a key of its workspace"
 
     def alias_of(self, agent_id: str) -> str | None:
         """The alias naming this agent id (with the environment's aliases first), if any."""
@@ -138,7 +148,16 @@ def load_settings(
         api_key=Secret(api_key) if api_key else None,
         no_color=bool(environ.get("NO_COLOR")),
         environ=dict(environ),
+        agent_keys=_agent_keys(config, env_name),
     )
+
+
+def _agent_keys(config: _ProjectConfig, env_name: str | None) -> dict[str, str]:
+    keys = {alias: f"agents.{alias}" for alias in config.agents}
+    env = config.environments.get(env_name or "")
+    if env is not None:
+        keys.update({alias: f"environments.{env_name}.agents.{alias}" for alias in env.agents})
+    return keys
 
 
 def _select_environment(

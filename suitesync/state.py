@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from suitesync.errors import SuitesyncError
 from suitesync.load import expand_paths, find_suite_files, load_files
 from suitesync.lockfile import Lockfile
 from suitesync.models import KeepPayload, RemoteCase, TestCase
@@ -72,10 +73,34 @@ def agents_of(result: ValidationResult, lock: Lockfile) -> set[str]:
     return {case.agent_id for case in result.cases} | {entry.agent_id for entry in lock.cases.values()}
 
 
-def refresh_remote(client: SigmaMindClient, agent_ids: Iterable[str]) -> dict[str, list[RemoteCase]]:
-    """One list call (and its pages) per agent, the agents in parallel."""
+def refresh_remote(
+    client: SigmaMindClient, agent_ids: Iterable[str], settings: Settings | None = None
+) -> dict[str, list[RemoteCase]]:
+    """One list call (and its pages) per agent, the agents in parallel. An agent the platform does
+    not know is named with its alias and environment (from `settings`) and where to fix it."""
     agents = sorted(agent_ids)
     if not agents:
         return {}
+
+    def listing(agent: str) -> list[RemoteCase]:
+        return list_agent_cases(client, agent, settings)
+
     with ThreadPoolExecutor(max_workers=min(8, len(agents))) as pool:
-        return dict(zip(agents, pool.map(client.list_cases, agents), strict=True))
+        return dict(zip(agents, pool.map(listing, agents), strict=True))
+
+
+def list_agent_cases(
+    client: SigmaMindClient, agent: str, settings: Settings | None, given: str | None = None
+) -> list[RemoteCase]:
+    """The agent's remote cases; `given` names the flag the agent id came from, if any."""
+    from suitesync.client import ApiError
+
+    try:
+        return client.list_cases(agent)
+    except ApiError as exc:
+        if exc.status != 404 or settings is None:
+            raise
+        raise SuitesyncError(
+            f"agent {settings.describe_agent(agent)} was not found on the platform ({exc})",
+            hint=settings.agent_hint(agent, given),
+        ) from None

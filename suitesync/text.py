@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:
@@ -15,7 +18,7 @@ def part_of(part: int, total: int, noun: str) -> str:
     return plural(total, noun) if part == total else f"{part} of {plural(total, noun)}"
 
 
-def capped(items: Sequence[str], limit: int) -> tuple[list[str], int]:
+def capped(items: Sequence[T], limit: int) -> tuple[list[T], int]:
     """The first `limit` items and how many were left out."""
     return list(items[:limit]), max(0, len(items) - limit)
 

@@ -124,6 +124,9 @@ def test_a_signal_stops_new_requests_and_saves_the_lockfile(
     out, err = process.communicate(timeout=30)
     assert_no_canary(out + err)
     assert process.returncode == 128 + signum, err
+    # One summary line for the 25 creates never started, not one line each.
+    summary = "\nApply incomplete: 5 created, 25 skipped (not started: apply again to finish them).\n"
+    assert summary in out and "skipped" not in out.replace(summary, "")
     assert [r["method"] for r in emulator.requests()].count("POST") == 5
     lock = json.loads((slow_project / "suitesync.lock").read_text())
     created = [entry for entry in lock["cases"].values() if entry["testCaseId"]]

@@ -452,3 +452,38 @@ def test_refuses_non_loopback_hosts(tmp_path: Path) -> None:
     for host in ("0.0.0.0", "192.168.1.10", "example.com"):
         with pytest.raises(NotLoopbackError):
             Emulator(host=host, state=tmp_path / "s.db")
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_client_that_goes_away_mid_request_leaves_nothing_on_stderr(
+    emulator: Emulator, method: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The request is held at the gate while the client resets the connection; released, the
+    # server answers into the dead socket (ConnectionReset / BrokenPipe): a normal event for a
+    # server, which must not print a traceback. Joining the handler thread makes "it is done" a fact.
+    import socket
+    import struct
+
+    emulator.gate.close_after(0, method=method)
+    before = set(threading.enumerate())
+    host, port = emulator.url.removeprefix("http://").split(":")
+    client = socket.create_connection((host, int(port)))
+    body = b'{"agentId": "%s", "userPrompt": "p", "successCriteria": "s"}' % AGENT.encode()
+    if method == "GET":
+        path, body = f"/v1/test-cases?agentId={AGENT}", b""
+    else:
+        path = "/v1/test-cases"
+    head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nX-API-Key: k\r\nContent-Length: {len(body)}\r\n\r\n"
+    client.sendall(head.encode() + body)
+    assert emulator.gate.wait_holding(1)
+    handlers = set(threading.enumerate()) - before
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+    client.close()
+    emulator.gate.open()
+    for handler in handlers:
+        handler.join(timeout=30)
+        assert not handler.is_alive()
+    assert [r["path"] for r in emulator.requests()] == [
+        "/v1/test-cases"
+    ]  # it was served, then failed to answer
+    assert capfd.readouterr().err == ""

@@ -115,6 +115,29 @@ def test_a_case_made_through_the_api_is_unmanaged(project: Path, emulator: Emula
     assert f'  unmanaged: {stranger.test_case_id} "Made by hand" on agent {AGENT}' in result.out
 
 
+def test_unmanaged_cases_are_sorted_and_capped_in_text_and_markdown(
+    project: Path, emulator: Emulator
+) -> None:
+    sync_directly(project, emulator)
+    labels = [f"Hand-made {n:02d}" for n in range(25)]
+    with SigmaMindClient(emulator.url, Secret("k")) as client:
+        for label in reversed(labels):  # made in the opposite order of the one shown
+            client.create_case({"agentId": AGENT, "userPrompt": "p", "successCriteria": "s", "label": label})
+    more = (
+        "... and 5 more unmanaged test cases (`suitesync plan --format json` lists them all; "
+        "`suitesync import --agent ID` adopts them)"
+    )
+    text = run_cli("plan", cwd=project).out
+    shown = re.findall(r'^  unmanaged: tc_\w+ "(Hand-made \d+)" on agent', text, re.MULTILINE)
+    assert shown == labels[:20]
+    assert text.endswith(f"  {more}\n")
+    markdown = run_cli("plan", "--format", "markdown", cwd=project).out
+    assert re.findall(r'^- unmanaged: tc_\w+ "(Hand-made \d+)"', markdown, re.MULTILINE) == labels[:20]
+    assert f"- {more}\n" in markdown
+    document = json.loads(run_cli("plan", "--format", "json", cwd=project).out)
+    assert [n["label"] for n in document["notices"] if n["kind"] == "unmanaged"] == labels  # all, sorted
+
+
 def test_removed_case_is_reported_and_deleted_only_with_prune(project: Path, emulator: Emulator) -> None:
     ids = sync_directly(project, emulator)
     suite = project / "suites" / "sales" / "qualification.yaml"
@@ -187,6 +210,8 @@ def test_no_refresh_makes_no_network_connection(
 def test_out_saves_a_plan_apply_can_read(project: Path, tmp_path: Path) -> None:
     result = run_cli("plan", "--out", str(tmp_path / "plan.json"), cwd=project)
     assert result.code == 0
+    saved_to = tmp_path / "plan.json"
+    assert result.err == f"saved the plan to {saved_to}; apply exactly it with `suitesync apply {saved_to}`\n"
     saved = read_plan_file(tmp_path / "plan.json", lambda _name: None)
     assert len(saved.actions) == EXAMPLE_CASES and saved.actions[0].case is not None
     assert saved.assumptions.remote is not None
@@ -218,6 +243,30 @@ def test_unreachable_api_is_one_clear_line(project: Path, monkeypatch: pytest.Mo
     assert result.code == 1
     assert result.err.startswith("error: GET /v1/test-cases: ConnectError")
     assert "Traceback" not in result.err
+
+
+def test_an_agent_the_platform_does_not_know_is_named_with_its_alias_and_environment(
+    project: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIGMAMIND_API_KEY_STAGING", "staging-key")
+    emulator.store.add_agent("StG5a1esAgent0001")  # staging's sales agent exists; its support one does not
+    result = run_cli("plan", "--env", "staging", cwd=project)
+    assert result.code == 1
+    first, hint = result.err.splitlines()
+    assert first.startswith(
+        "error: agent StG5upp0rtAgent01 (alias support, environment staging) was not found on the platform ("
+    )
+    assert hint == (
+        "hint: check the agent id at `environments.staging.agents.support` in suitesync.yaml, "
+        "and that SIGMAMIND_API_KEY_STAGING is a key of its workspace"
+    )
+    imported = run_cli("import", "--agent", "NoSuchAgent123", cwd=project)
+    assert imported.code == 1
+    assert imported.err.startswith("error: agent NoSuchAgent123 was not found on the platform (")
+    assert imported.err.endswith(
+        "hint: check the agent id given with --agent NoSuchAgent123, and that SIGMAMIND_API_KEY is a key "
+        "of its workspace\n"
+    )
 
 
 def test_embedded_emulator_needs_no_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
