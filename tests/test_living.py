@@ -255,12 +255,18 @@ def secret_project(tmp_path: Path) -> Path:
     return project
 
 
-def test_secret_mock_data_reaches_the_api_and_nothing_else(
-    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    project = secret_project(tmp_path)
+@pytest.fixture
+def pinned(tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The secret project against the emulator, with CUSTOMER_PIN set."""
     monkeypatch.setenv("SIGMAMIND_BASE_URL", emulator.url)
     monkeypatch.setenv("CUSTOMER_PIN", SECRET)
+    return secret_project(tmp_path)
+
+
+def test_secret_mock_data_reaches_the_api_and_nothing_else(
+    pinned: Path, tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = pinned
     outputs = [
         run_cli("plan", "--out", str(tmp_path / "plan.json"), cwd=project),
         run_cli("plan", "--format", "json", cwd=project),
@@ -284,34 +290,29 @@ def test_secret_mock_data_reaches_the_api_and_nothing_else(
 
 
 def test_a_saved_plan_names_the_secret_that_changed(
-    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    pinned: Path, tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = secret_project(tmp_path)
-    monkeypatch.setenv("SIGMAMIND_BASE_URL", emulator.url)
-    monkeypatch.setenv("CUSTOMER_PIN", SECRET)
-    plan_file = tmp_path / "plan.json"
+    project, plan_file = pinned, tmp_path / "plan.json"
+
+    def refusal_with_another_pin() -> str:
+        monkeypatch.setenv("CUSTOMER_PIN", "another-value")
+        emulator.clear_requests()
+        stale = run_cli("apply", str(plan_file), "--auto-approve", cwd=project)
+        assert stale.code == 5 and emulator.requests() == []
+        monkeypatch.setenv("CUSTOMER_PIN", SECRET)
+        return stale.err
+
     assert run_cli("plan", "--out", str(plan_file), cwd=project).code == 0  # the case is a create in it
-    monkeypatch.setenv("CUSTOMER_PIN", "another-value")
-    emulator.clear_requests()
-    stale = run_cli("apply", str(plan_file), "--auto-approve", cwd=project)
-    assert (stale.code, stale.err) == (
-        5,
+    assert refusal_with_another_pin() == (
         f"error: {plan_file} is stale: the value of ${{env:CUSTOMER_PIN}} (mockData.pin) of case-0000 "
-        "changed since it was made\nhint: make a new plan\n",
+        "changed since it was made\nhint: make a new plan\n"
     )
-    assert emulator.requests() == []
-    monkeypatch.setenv("CUSTOMER_PIN", SECRET)
     assert run_cli("apply", str(plan_file), "--auto-approve", cwd=project).code == 0
     assert run_cli("plan", "--out", str(plan_file), cwd=project).code == 0  # nothing to do in it
-    monkeypatch.setenv("CUSTOMER_PIN", "another-value")
-    emulator.clear_requests()
-    stale = run_cli("apply", str(plan_file), "--auto-approve", cwd=project)
-    assert (stale.code, stale.err) == (
-        5,
+    assert refusal_with_another_pin() == (
         f"error: {plan_file} is stale: the value of ${{env:CUSTOMER_PIN}} (mockData.pin) changed since "
-        "it was made\nhint: make a new plan\n",
+        "it was made\nhint: make a new plan\n"
     )
-    assert emulator.requests() == []
 
 
 def test_a_missing_secret_names_file_line_and_variable(
