@@ -218,30 +218,13 @@ def apply(
         write_plan_text(plan, sys.stdout, color=color)
         progress.total = len(plan.actions)
 
-    def confirm(plan: Any) -> bool:
-        if auto_approve:
-            return True
-        if not sys.stdin.isatty():
-            raise SuitesyncError(
-                "refusing to apply without confirmation: standard input is not a terminal",
-                hint="pass --auto-approve to apply unattended (as in CI)",
-            )
-        count = len(plan.actions)
-        question = "Apply this change?" if count == 1 else f"Apply these {count} changes?"
-        try:
-            with signals.asking():
-                return _confirm(f"\n{question}")
-        except (KeyboardInterrupt, click.Abort):  # Ctrl-C, SIGTERM or end of input (Ctrl-D)
-            code = ExitCode(128 + signals.cancelled_by) if signals.cancelled_by else ExitCode.INTERRUPTED
-            raise Cancelled("\napply cancelled at the prompt; nothing was changed", code) from None
-
     try:
         report = apply_project(
             settings,
             options,
             err=sys.stderr,
             show_plan=show_plan,
-            confirm=confirm,
+            confirm=lambda plan: auto_approve or _ask_to_apply(plan, signals),
             on_outcome=progress.outcome,
             stop=stop,
         )
@@ -255,6 +238,23 @@ def apply(
         exit_now(128 + signals.received)
     failed = report.fatal or any(not o.ok for o in report.outcomes)
     return ExitCode.ERROR if failed else ExitCode.OK
+
+
+def _ask_to_apply(plan: Any, signals: Any) -> bool:
+    """The confirmation on a terminal. Ctrl-C, SIGTERM or end of input (Ctrl-D) cancel at once."""
+    if not sys.stdin.isatty():
+        raise SuitesyncError(
+            "refusing to apply without confirmation: standard input is not a terminal",
+            hint="pass --auto-approve to apply unattended (as in CI)",
+        )
+    count = len(plan.actions)
+    question = "Apply this change?" if count == 1 else f"Apply these {count} changes?"
+    try:
+        with signals.asking():
+            return _confirm(f"\n{question}")
+    except (KeyboardInterrupt, click.Abort):
+        code = ExitCode(128 + signals.cancelled_by) if signals.cancelled_by else ExitCode.INTERRUPTED
+        raise Cancelled("\napply cancelled at the prompt; nothing was changed", code) from None
 
 
 def _confirm(question: str) -> bool:
