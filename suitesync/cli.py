@@ -26,7 +26,7 @@ Exit codes:
   2    plan --detailed-exitcode: changes pending
   3    run: test cases failed
   4    apply: the project is locked by another apply
-  5    apply: the saved plan is stale
+  5    apply: the saved plan is stale (or for another environment)
   64   usage error (bad flag or argument)
   130  interrupted (SIGINT); 143 terminated (SIGTERM)
 """
