@@ -468,13 +468,15 @@ def emulator(
 
 
 def _stop_on_sigterm() -> None:
-    """SIGTERM ends the server like Ctrl-C does: the state file is closed cleanly."""
+    """SIGTERM ends the server like Ctrl-C does: the state file is closed cleanly. SIGINT is set
+    too: a process started in the background by a non-interactive shell inherits it ignored."""
     import signal
 
     def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
 
 
 def main(argv: list[str] | None = None) -> int:
