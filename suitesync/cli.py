@@ -455,10 +455,11 @@ def emulator(
         raise click.BadParameter(str(exc)) from None
     except OSError as exc:
         raise SuitesyncError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    click.echo(server.url, nl=True)
-    sys.stdout.flush()
+    # The handlers go in before the URL is printed: whoever waits for the URL may signal at once.
     _stop_on_sigterm()
     try:
+        click.echo(server.url, nl=True)
+        sys.stdout.flush()
         server.serve_forever()
     except KeyboardInterrupt:
         pass
