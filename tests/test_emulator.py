@@ -88,6 +88,12 @@ def test_create_defaults_model_and_attempt(api: httpx.Client) -> None:
     )
 
 
+def test_integers_beyond_64_bits_are_echoed(api: httpx.Client) -> None:
+    # JSON has no integer limit and the docs give `attempt` none; orjson, which writes the
+    # responses, stops at 64 bits, so the standard library writes such a response.
+    assert create(api, attempt=2**70)["attempt"] == 2**70
+
+
 def test_agent_prefix_is_accepted_on_requests(api: httpx.Client) -> None:
     assert create(api, agentId=f"agent_{AGENT}")["agent"]["agentId"] == f"agent_{AGENT}"
 
