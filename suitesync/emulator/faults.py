@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import threading
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 
@@ -27,15 +28,22 @@ class FaultConfig:
     page_size: int = 20  # default `size` of paged lists
 
     def update(self, changes: dict[str, Any]) -> None:
-        """Apply a partial update; unknown names and wrong types raise ValueError."""
-        known = {f.name: f for f in fields(self)}
-        for name, value in changes.items():
+        """Apply a partial update, all or nothing; unknown names and bad values raise ValueError."""
+        known = [f.name for f in fields(self)]
+        for name in changes:
             if name not in known:
                 raise ValueError(f"unknown fault setting {name!r}; known: {', '.join(known)}")
-            setattr(self, name, _coerce(name, value))
-        self.check()
+        updated = replace(self, **{name: _coerce(name, value) for name, value in changes.items()})
+        updated.check()
+        for name in changes:
+            setattr(self, name, getattr(updated, name))
 
     def check(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            # NaN, infinities and negative durations would crash a request (sleep, Retry-After).
+            if field.type == "float" and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{field.name} must be a finite number >= 0")
         for name in ("error_rate", "rate_limit_rate", "drop_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
@@ -56,10 +64,18 @@ def _coerce(name: str, value: Any) -> Any:
     if name == "list_shape":
         return str(value)
     if name == "page_size":
-        return int(value)
+        return _whole(name, value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name} must be a number")
     return float(value)
+
+
+def _whole(name: str, value: Any) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number")
+    return value
 
 
 class FaultInjector:
