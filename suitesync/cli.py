@@ -424,6 +424,15 @@ def schema(which: str) -> int:
 )
 @click.option("--rate-limit-rate", type=float, default=0.0, help="Share answered 429 with Retry-After.")
 @click.option(
+    "--rate-limit-rps",
+    type=float,
+    default=0.0,
+    help="Token bucket: admit N requests a second, 429 beyond (0: no limit).",
+)
+@click.option(
+    "--rate-limit-burst", type=int, default=1, show_default=True, help="Token bucket: at most B at once."
+)
+@click.option(
     "--retry-after", "retry_after_s", type=float, default=1.0, help="Retry-After seconds of 429/503."
 )
 @click.option(

@@ -26,6 +26,7 @@ import orjson
 
 from suitesync.emulator.api import AGENT_PREFIX, Reply, Request, SigmaMindApi, error_body
 from suitesync.emulator.faults import FaultConfig, FaultDraw, FaultInjector
+from suitesync.emulator.ratelimit import retry_after
 from suitesync.emulator.store import Store
 
 ADMIN_PREFIX = "/_emulator/"
@@ -259,6 +260,9 @@ class _Handler(BaseHTTPRequestHandler):
         key = self.headers.get("X-API-Key")
         if not key or (emulator.api_key is not None and key != emulator.api_key):
             return Reply(401, error_body(401, "Missing or invalid X-API-Key header", path))
+        wait = emulator.faults.admit()
+        if wait:
+            return _rate_limited(emulator.faults.config, wait, path)
         failure = draw.failure()
         if failure is not None:
             headers = (
@@ -288,6 +292,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if payload:
             self.wfile.write(payload)
+
+
+def _rate_limited(config: FaultConfig, wait: float, path: str) -> Reply:
+    limit = f"{config.rate_limit_rps:g} requests a second, bursts of {config.rate_limit_burst}"
+    return Reply(
+        429, error_body(429, f"Rate limit exceeded: {limit}", path), {"Retry-After": retry_after(wait)}
+    )
 
 
 def encode_json(body: Any) -> bytes:
