@@ -23,9 +23,6 @@ class AgentOrder:
         for seq, created_at in rows:
             self.append(seq, created_at)
 
-    def __len__(self) -> int:
-        return len(self._seqs)
-
     def append(self, seq: int, created_at: float) -> None:
         """A case newer than all others (seq only grows)."""
         # A list shows a prefix of the order: a case never shows before one made earlier, even

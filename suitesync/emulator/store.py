@@ -3,7 +3,7 @@
 One connection guarded by a lock: SQLite serialises writers anyway, and WAL mode with
 synchronous=NORMAL keeps each commit cheap while surviving a restart of the process. Every
 statement a request runs is an index seek, never a scan of a table, so that a create or a page of
-a list costs the same at 50k rows as at 1k (bench/bench_emulator.py); positions in an agent's
+a list costs the same at 50k rows as at 1k (bench/bench_emulator_scale.py); positions in an agent's
 list of test cases come from an in-memory cache (order.py).
 """
 
@@ -131,7 +131,7 @@ class Store:
                 "INSERT INTO creates VALUES (?, 1) ON CONFLICT (content) DO UPDATE SET count = count + 1",
                 (content_key(body),),
             )
-            order = self._order(db, agent_id, load=False)
+            order = self._cached_order(db, agent_id)
             if order is not None:
                 order.append(seq, created_at)
         return test_case_id
@@ -150,9 +150,7 @@ class Store:
         """(how many of an agent's cases were created before a time, (id, body) of those from
         `offset`, at most `limit` (None: all)), oldest first."""
         with self.transaction() as db:
-            order = self._order(db, agent_id, load=True)
-            assert order is not None
-            total, seqs = order.window(created_before, offset, limit)
+            total, seqs = self._order(db, agent_id).window(created_before, offset, limit)
             if not seqs:
                 return total, []
             # The agent's rows between the first and last seq of the page are exactly the page.
@@ -167,17 +165,21 @@ class Store:
         """(id, body) of all of an agent's cases created before a time, oldest first."""
         return self.case_page(agent_id, created_before, 0, None)[1]
 
-    def _order(self, db: sqlite3.Connection, agent_id: str, *, load: bool) -> AgentOrder | None:
-        """The agent's list order (read from the table if `load` and not cached yet)."""
-        self._orders.valid_for(db.execute("PRAGMA data_version").fetchone()[0])
-        order = self._orders.get(agent_id)
-        if order is None and load:
+    def _order(self, db: sqlite3.Connection, agent_id: str) -> AgentOrder:
+        """The agent's list order, read from the table if it is not held."""
+        order = self._cached_order(db, agent_id)
+        if order is None:
             rows = db.execute(
                 "SELECT seq, created_at FROM test_cases WHERE agent_id = ? ORDER BY seq", (agent_id,)
             )
             order = AgentOrder((row[0], row[1]) for row in rows)
             self._orders.put(agent_id, order)
         return order
+
+    def _cached_order(self, db: sqlite3.Connection, agent_id: str) -> AgentOrder | None:
+        """The agent's list order if held: none is once another connection wrote to the file."""
+        self._orders.valid_for(db.execute("PRAGMA data_version").fetchone()[0])
+        return self._orders.get(agent_id)
 
     def update_case(self, test_case_id: str, body: dict[str, Any]) -> None:
         with self.transaction() as db:
@@ -193,7 +195,7 @@ class Store:
             if row is None:
                 return False
             db.execute("DELETE FROM test_cases WHERE test_case_id = ?", (test_case_id,))
-            order = self._order(db, row[0], load=False)
+            order = self._cached_order(db, row[0])
             if order is not None:
                 order.remove(row[1])
         return True
