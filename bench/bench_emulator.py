@@ -35,8 +35,8 @@ BODY = {
 HEADERS = {"X-API-Key": "bench"}
 
 
-def start_emulator(state: Path) -> tuple[subprocess.Popen[str], str]:
-    argv = suitesync_argv("emulator", "--port", "0", "--state", str(state), "--agent", AGENT)
+def start_emulator(state: Path, *options: str) -> tuple[subprocess.Popen[str], str]:
+    argv = suitesync_argv("emulator", "--port", "0", "--state", str(state), "--agent", AGENT, *options)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()

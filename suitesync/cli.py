@@ -490,6 +490,15 @@ def schema(which: str) -> int:
 )
 @click.option("--rate-limit-rate", type=float, default=0.0, help="Share answered 429 with Retry-After.")
 @click.option(
+    "--rate-limit-rps",
+    type=float,
+    default=0.0,
+    help="Token bucket: admit N requests a second, 429 beyond (0: no limit).",
+)
+@click.option(
+    "--rate-limit-burst", type=int, default=1, show_default=True, help="Token bucket: at most B at once."
+)
+@click.option(
     "--retry-after", "retry_after_s", type=float, default=1.0, help="Retry-After seconds of 429/503."
 )
 @click.option(
@@ -521,10 +530,11 @@ def emulator(
         raise click.BadParameter(str(exc)) from None
     except OSError as exc:
         raise SuitesyncError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    click.echo(server.url, nl=True)
-    sys.stdout.flush()
+    # The handlers go in before the URL is printed: whoever waits for the URL may signal at once.
     _stop_on_sigterm()
     try:
+        click.echo(server.url, nl=True)
+        sys.stdout.flush()
         server.serve_forever()
     except KeyboardInterrupt:
         pass
@@ -534,13 +544,15 @@ def emulator(
 
 
 def _stop_on_sigterm() -> None:
-    """SIGTERM ends the server like Ctrl-C does: the state file is closed cleanly."""
+    """SIGTERM ends the server like Ctrl-C does: the state file is closed cleanly. SIGINT is set
+    too: a process started in the background by a non-interactive shell inherits it ignored."""
     import signal
 
     def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
 
 
 def main(argv: list[str] | None = None) -> int:

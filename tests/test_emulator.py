@@ -88,6 +88,12 @@ def test_create_defaults_model_and_attempt(api: httpx.Client) -> None:
     )
 
 
+def test_integers_beyond_64_bits_are_echoed(api: httpx.Client) -> None:
+    # JSON has no integer limit and the docs give `attempt` none; orjson, which writes the
+    # responses, stops at 64 bits, so the standard library writes such a response.
+    assert create(api, attempt=2**70)["attempt"] == 2**70
+
+
 def test_agent_prefix_is_accepted_on_requests(api: httpx.Client) -> None:
     assert create(api, agentId=f"agent_{AGENT}")["agent"]["agentId"] == f"agent_{AGENT}"
 
@@ -389,6 +395,22 @@ def test_faults_can_be_switched_at_runtime_over_http(emulator: Emulator, api: ht
     assert api.get("/v1/agents").status_code == 200
     assert httpx.put(f"{emulator.url}/_emulator/faults", json={"nope": 1}).status_code == 400
     assert httpx.put(f"{emulator.url}/_emulator/faults", json={"error_rate": 2}).status_code == 400
+
+
+def test_a_rejected_fault_update_changes_nothing(emulator: Emulator, api: httpx.Client) -> None:
+    faults = f"{emulator.url}/_emulator/faults"
+    before = httpx.get(faults).json()
+    for bad in (
+        b'{"latency_ms": 5, "error_rate": 2}',  # all or nothing: the good half is not kept
+        b'{"latency_ms": -1}',  # a negative sleep would fail every request
+        b'{"jitter_ms": NaN}',  # the standard library's JSON reader takes NaN and Infinity
+        b'{"retry_after_s": Infinity}',
+        b'{"page_size": true}',
+    ):
+        response = httpx.put(faults, content=bad)
+        assert response.status_code == 400 and response.json()["error"], bad
+    assert httpx.get(faults).json() == before
+    assert api.get("/v1/agents").status_code == 200
 
 
 # --- admin, state, concurrency ------------------------------------------------------------------

@@ -89,3 +89,13 @@ def test_refuses_a_public_host(tmp_path: Path) -> None:
 
 def test_bad_fault_value_is_a_usage_error(tmp_path: Path) -> None:
     assert "error_rate must be between 0 and 1" in usage_error_of(tmp_path, "--error-rate", "1.5")
+
+
+def test_ctrl_c_stops_it_even_when_started_with_sigint_ignored(tmp_path: Path) -> None:
+    # A non-interactive shell starts background processes with SIGINT ignored (as CI runners may);
+    # `trap '' INT; exec ...` hands the emulator exactly that disposition.
+    command = f"trap '' INT; exec {sys.executable} -m suitesync emulator --port 0 --state {tmp_path / 'e.db'}"
+    proc = subprocess.Popen(["sh", "-c", command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().startswith("http://127.0.0.1:")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=10) == 0

@@ -73,6 +73,8 @@ class Request:
 
 
 Handler = Callable[["SigmaMindApi", Request, re.Match[str]], Reply]
+# (offset, limit) -> (how many items the whole list has, the items of that window)
+Fetch = Callable[[int, int], tuple[int, list[Any]]]
 
 
 class SigmaMindApi:
@@ -110,18 +112,26 @@ class SigmaMindApi:
         return agent_id
 
     def case_object(self, test_case_id: str, agent_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Field order of the current docs' response example."""
-        return {
-            "testCaseId": test_case_id,
-            "label": body.get("label"),
-            "agent": self.agent_object(agent_id),
-            "workspaceId": self.store.workspace,
-            "llmModel": body["llmModel"],
-            "mockData": body["mockData"],
-            "userPrompt": body["userPrompt"],
-            "attempt": body["attempt"],
-            "successCriteria": body["successCriteria"],
-        }
+        return self.case_objects(agent_id, [(test_case_id, body)])[0]
+
+    def case_objects(self, agent_id: str, cases: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """One agent's (id, body) pairs as test case objects, in the field order of the current
+        docs' response example. The agent is looked up once, not once a case."""
+        agent = self.agent_object(agent_id)
+        return [
+            {
+                "testCaseId": test_case_id,
+                "label": body.get("label"),
+                "agent": agent,
+                "workspaceId": self.store.workspace,
+                "llmModel": body["llmModel"],
+                "mockData": body["mockData"],
+                "userPrompt": body["userPrompt"],
+                "attempt": body["attempt"],
+                "successCriteria": body["successCriteria"],
+            }
+            for test_case_id, body in cases
+        ]
 
     def find_case(self, test_case_id: str, agent_id: str | None) -> tuple[str, dict[str, Any]]:
         """(owning agent id, body) of a test case, checked against `agent_id` when given."""
@@ -157,30 +167,32 @@ class SigmaMindApi:
             clean["attempt"] = attempt
         return clean
 
-    def page(
-        self, items: list[Any], query: dict[str, str], count_field: str = "totalCount"
-    ) -> dict[str, Any]:
+    def page(self, query: dict[str, str], fetch: Fetch) -> dict[str, Any]:
+        """The paged wrapper of the page the query asks for; `fetch(offset, limit)` gives the
+        total and that page's items, so that only the page is built."""
         page = _int_param(query, "page", 0, minimum=0)
         size = _int_param(query, "size", self.config.page_size, minimum=1)
-        total = len(items)
+        total, items = fetch(page * size, size)
         pages = (total + size - 1) // size
         return {
-            "data": items[page * size : (page + 1) * size],
+            "data": items,
             "page": page,
             "size": size,
-            count_field: total,
+            "totalCount": total,
             "totalPages": pages,
             "hasNext": page + 1 < pages,
             "hasPrevious": page > 0,
         }
 
-    def run_object(self, run: dict[str, Any], case: dict[str, Any], now: float) -> dict[str, Any]:
+    def run_object(
+        self, run: dict[str, Any], case: dict[str, Any], agent: dict[str, str], now: float
+    ) -> dict[str, Any]:
         done = now >= run["completes_at"]
         passed = bool(run["passed"])
         return {
             "batchId": run["batch_id"],
             "workspaceId": self.store.workspace,
-            "agent": self.agent_object(run["agent_id"]),
+            "agent": agent,
             "testCase": case,
             "jobId": run["job_id"],
             "chatId": run["chat_id"],
@@ -192,9 +204,7 @@ class SigmaMindApi:
         }
 
     def batch_object(self, batch: dict[str, Any], now: float) -> dict[str, Any]:
-        runs = self.store.runs(batch["batch_id"])
-        finished = [r for r in runs if now >= r["completes_at"]]
-        passed = sum(1 for r in finished if r["passed"])
+        runs, finished, passed = self.store.run_counts(batch["batch_id"], now)
         return {
             "batchId": batch["batch_id"],
             "workspaceId": self.store.workspace,
@@ -202,9 +212,9 @@ class SigmaMindApi:
             "createdDate": iso(batch["created_at"]),
             "testCases": batch["cases"],
             "successfulAttempts": passed,
-            "failedAttempts": len(finished) - passed,
+            "failedAttempts": finished - passed,
             # Planned attempts (sum of `attempt`): done when successful + failed reaches it.
-            "totalAttempts": len(runs),
+            "totalAttempts": runs,
         }
 
 
@@ -264,12 +274,14 @@ def create_case(api: SigmaMindApi, request: Request, _: re.Match[str]) -> Reply:
 def list_cases(api: SigmaMindApi, request: Request, _: re.Match[str]) -> Reply:
     agent_id = _query_agent(api, request)
     visible_before = time.time() - api.config.list_lag_ms / 1000
-    items = [
-        api.case_object(tc_id, agent_id, body) for tc_id, body in api.store.cases(agent_id, visible_before)
-    ]
+
+    def fetch(offset: int, limit: int | None) -> tuple[int, list[dict[str, Any]]]:
+        total, cases = api.store.case_page(agent_id, visible_before, offset, limit)
+        return total, api.case_objects(agent_id, cases)
+
     if api.config.list_shape == "paged":
-        return Reply(200, api.page(items, request.query))
-    return Reply(200, items)
+        return Reply(200, api.page(request.query, fetch))
+    return Reply(200, fetch(0, None)[1])
 
 
 def get_case(api: SigmaMindApi, request: Request, match: re.Match[str]) -> Reply:
@@ -336,9 +348,12 @@ def create_batch(api: SigmaMindApi, request: Request, _: re.Match[str]) -> Reply
 def list_batches(api: SigmaMindApi, request: Request, _: re.Match[str]) -> Reply:
     agent_id = _query_agent(api, request)
     now = time.time()
-    return Reply(
-        200, api.page([api.batch_object(b, now) for b in api.store.batches(agent_id)], request.query)
-    )
+
+    def fetch(offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        total, batches = api.store.batch_page(agent_id, offset, limit)
+        return total, [api.batch_object(batch, now) for batch in batches]
+
+    return Reply(200, api.page(request.query, fetch))
 
 
 def _find_batch(api: SigmaMindApi, batch_id: str, agent_id: str) -> dict[str, Any]:
@@ -353,29 +368,34 @@ def get_batch(api: SigmaMindApi, request: Request, match: re.Match[str]) -> Repl
     return Reply(200, api.batch_object(_find_batch(api, match["id"], agent_id), time.time()))
 
 
-def _batch_runs(api: SigmaMindApi, request: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _query_batch(api: SigmaMindApi, request: Request) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The batch the query names (checked against its agent), and its test cases by id."""
     agent_id = _query_agent(api, request)
     if not request.query.get("batchId"):
         raise ApiError(400, "Required query parameter 'batchId' is not present")
     batch = _find_batch(api, request.query["batchId"], agent_id)
-    return batch, api.store.runs(batch["batch_id"])
+    return batch, {case["testCaseId"]: case for case in batch["cases"]}
 
 
 def get_run(api: SigmaMindApi, request: Request, match: re.Match[str]) -> Reply:
-    batch, runs = _batch_runs(api, request)
-    cases = {case["testCaseId"]: case for case in batch["cases"]}
-    for run in runs:
-        if run["job_id"] == match["id"]:
-            return Reply(200, api.run_object(run, cases[run["test_case_id"]], time.time()))
-    raise ApiError(404, f"Test run {match['id']} not found")
+    batch, cases = _query_batch(api, request)
+    run = api.store.run(match["id"])
+    if run is None or run["batch_id"] != batch["batch_id"]:
+        raise ApiError(404, f"Test run {match['id']} not found")
+    agent = api.agent_object(batch["agent_id"])
+    return Reply(200, api.run_object(run, cases[run["test_case_id"]], agent, time.time()))
 
 
 def list_runs(api: SigmaMindApi, request: Request, _: re.Match[str]) -> Reply:
-    batch, runs = _batch_runs(api, request)
-    cases = {case["testCaseId"]: case for case in batch["cases"]}
+    batch, cases = _query_batch(api, request)
+    agent = api.agent_object(batch["agent_id"])
     now = time.time()
-    items = [api.run_object(run, cases[run["test_case_id"]], now) for run in runs]
-    return Reply(200, api.page(items, request.query))
+
+    def fetch(offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        total, runs = api.store.run_page(batch["batch_id"], offset, limit)
+        return total, [api.run_object(run, cases[run["test_case_id"]], agent, now) for run in runs]
+
+    return Reply(200, api.page(request.query, fetch))
 
 
 # --- agents -------------------------------------------------------------------------------------
@@ -392,7 +412,12 @@ def _agent_document(agent: dict[str, str]) -> dict[str, Any]:
 
 
 def list_agents(api: SigmaMindApi, request: Request, _: re.Match[str]) -> Reply:
-    return Reply(200, api.page([_agent_document(a) for a in api.store.agents()], request.query))
+    agents = api.store.agents()  # a handful, configured by hand
+
+    def fetch(offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        return len(agents), [_agent_document(a) for a in agents[offset : offset + limit]]
+
+    return Reply(200, api.page(request.query, fetch))
 
 
 def get_agent(api: SigmaMindApi, request: Request, match: re.Match[str]) -> Reply:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import threading
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
+
+from suitesync.emulator.ratelimit import TokenBucket
 
 
 @dataclass
@@ -18,6 +21,8 @@ class FaultConfig:
     error_rate: float = 0.0  # share of /v1 requests answered 500 or 503 (nothing is done)
     error_status: int | None = None  # answer faults with this status (500 or 503), not either
     rate_limit_rate: float = 0.0  # share answered 429 with Retry-After (nothing is done)
+    rate_limit_rps: float = 0.0  # token bucket: requests admitted a second (0: no limit)
+    rate_limit_burst: int = 1  # token bucket: how many may come at once after a quiet spell
     retry_after_s: float = 1.0  # the Retry-After of 429 and 503 answers
     drop_rate: float = 0.0  # share of creates committed, then the connection dropped unanswered
     list_lag_ms: float = 0.0  # new test cases stay out of list results for this long
@@ -27,15 +32,22 @@ class FaultConfig:
     page_size: int = 20  # default `size` of paged lists
 
     def update(self, changes: dict[str, Any]) -> None:
-        """Apply a partial update; unknown names and wrong types raise ValueError."""
-        known = {f.name: f for f in fields(self)}
-        for name, value in changes.items():
+        """Apply a partial update, all or nothing; unknown names and bad values raise ValueError."""
+        known = [f.name for f in fields(self)]
+        for name in changes:
             if name not in known:
                 raise ValueError(f"unknown fault setting {name!r}; known: {', '.join(known)}")
-            setattr(self, name, _coerce(name, value))
-        self.check()
+        updated = replace(self, **{name: _coerce(name, value) for name, value in changes.items()})
+        updated.check()
+        for name in changes:
+            setattr(self, name, getattr(updated, name))
 
     def check(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            # NaN, infinities and negative durations would crash a request (sleep, Retry-After).
+            if field.type == "float" and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{field.name} must be a finite number >= 0")
         for name in ("error_rate", "rate_limit_rate", "drop_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
@@ -45,6 +57,8 @@ class FaultConfig:
             raise ValueError("error_status must be 500 or 503")
         if self.page_size < 1:
             raise ValueError("page_size must be at least 1")
+        if self.rate_limit_burst < 1:
+            raise ValueError("rate_limit_burst must be at least 1")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,11 +69,19 @@ def _coerce(name: str, value: Any) -> Any:
         return None if value is None else int(value)
     if name == "list_shape":
         return str(value)
-    if name == "page_size":
-        return int(value)
+    if name in ("page_size", "rate_limit_burst"):
+        return _whole(name, value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name} must be a number")
     return float(value)
+
+
+def _whole(name: str, value: Any) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number")
+    return value
 
 
 class FaultInjector:
@@ -76,6 +98,12 @@ class FaultInjector:
         self.config = config
         self._lock = threading.Lock()
         self._reseed()
+        self._bucket = self._new_bucket()
+
+    def _new_bucket(self) -> TokenBucket | None:
+        if self.config.rate_limit_rps <= 0:
+            return None
+        return TokenBucket(self.config.rate_limit_rps, self.config.rate_limit_burst)
 
     def _reseed(self) -> None:
         seed = self.config.seed
@@ -88,6 +116,15 @@ class FaultInjector:
             self.config.update(changes)
             if "seed" in changes:
                 self._reseed()
+            if {"rate_limit_rps", "rate_limit_burst"} & changes.keys():
+                self._bucket = self._new_bucket()  # full again: a new limit starts afresh
+
+    def admit(self) -> float:
+        """0.0 if the rate limit lets a request in now (it takes a token), else the seconds
+        until it would. Unlike the faults drawn below, this depends on time, by nature."""
+        with self._lock:
+            bucket = self._bucket
+        return 0.0 if bucket is None else bucket.take()
 
     def delay_seconds(self) -> float:
         with self._lock:

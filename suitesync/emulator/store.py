@@ -1,7 +1,10 @@
 """The emulator's state in one SQLite file: agents, test cases, batch runs, test runs, create counts.
 
 One connection guarded by a lock: SQLite serialises writers anyway, and WAL mode with
-synchronous=NORMAL keeps each commit cheap while surviving a restart of the process.
+synchronous=NORMAL keeps each commit cheap while surviving a restart of the process. Every
+statement a request runs is an index seek, never a scan of a table, so that a create or a page of
+a list costs the same at 50k rows as at 1k (bench/bench_emulator_scale.py); positions in an agent's
+list of test cases come from an in-memory cache (order.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from suitesync.emulator.order import AgentOrder, CaseOrders
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS agents (
@@ -32,6 +37,7 @@ CREATE TABLE IF NOT EXISTS batch_runs (
     batch_id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, created_at REAL NOT NULL,
     cases TEXT NOT NULL, seq INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS batch_runs_by_agent ON batch_runs (agent_id, seq);
 CREATE TABLE IF NOT EXISTS test_runs (
     job_id TEXT PRIMARY KEY, batch_id TEXT NOT NULL, agent_id TEXT NOT NULL,
     test_case_id TEXT NOT NULL, attempt_no INTEGER NOT NULL, chat_id TEXT NOT NULL,
@@ -72,6 +78,7 @@ class Store:
         self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
+        self._orders = CaseOrders()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -89,10 +96,12 @@ class Store:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._orders.clear()  # it may hold changes of this transaction
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     # --- workspace and agents -------------------------------------------------------------
 
@@ -118,15 +127,23 @@ class Store:
     def create_case(self, agent_id: str, body: dict[str, Any]) -> str:
         test_case_id = new_id("tc_")
         with self.transaction() as db:
-            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM test_cases").fetchone()[0]
+            # seq orders one agent's list only, so the index on (agent_id, seq) finds the next
+            # one in a seek; a MAX over the whole table would read every row (4 ms at 50k).
+            seq = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM test_cases WHERE agent_id = ?", (agent_id,)
+            ).fetchone()[0]
+            created_at = time.time()
             db.execute(
                 "INSERT INTO test_cases VALUES (?, ?, ?, ?, ?)",
-                (test_case_id, agent_id, json.dumps(body), time.time(), seq),
+                (test_case_id, agent_id, json.dumps(body), created_at, seq),
             )
             db.execute(
                 "INSERT INTO creates VALUES (?, 1) ON CONFLICT (content) DO UPDATE SET count = count + 1",
                 (content_key(body),),
             )
+            order = self._cached_order(db, agent_id)
+            if order is not None:
+                order.append(seq, created_at)
         return test_case_id
 
     def case(self, test_case_id: str) -> tuple[str, dict[str, Any]] | None:
@@ -137,15 +154,42 @@ class Store:
             ).fetchone()
         return (row["agent_id"], json.loads(row["body"])) if row else None
 
-    def cases(self, agent_id: str, created_before: float) -> list[tuple[str, dict[str, Any]]]:
-        """(id, body) of an agent's cases created before a time, oldest first."""
+    def case_page(
+        self, agent_id: str, created_before: float, offset: int, limit: int | None
+    ) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
+        """(how many of an agent's cases were created before a time, (id, body) of those from
+        `offset`, at most `limit` (None: all)), oldest first."""
         with self.transaction() as db:
+            total, seqs = self._order(db, agent_id).window(created_before, offset, limit)
+            if not seqs:
+                return total, []
+            # The agent's rows between the first and last seq of the page are exactly the page.
             rows = db.execute(
                 "SELECT test_case_id, body FROM test_cases"
-                " WHERE agent_id = ? AND created_at <= ? ORDER BY seq",
-                (agent_id, created_before),
+                " WHERE agent_id = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+                (agent_id, seqs[0], seqs[-1]),
             ).fetchall()
-        return [(row["test_case_id"], json.loads(row["body"])) for row in rows]
+        return total, [(row[0], json.loads(row[1])) for row in rows]
+
+    def cases(self, agent_id: str, created_before: float) -> list[tuple[str, dict[str, Any]]]:
+        """(id, body) of all of an agent's cases created before a time, oldest first."""
+        return self.case_page(agent_id, created_before, 0, None)[1]
+
+    def _order(self, db: sqlite3.Connection, agent_id: str) -> AgentOrder:
+        """The agent's list order, read from the table if it is not held."""
+        order = self._cached_order(db, agent_id)
+        if order is None:
+            rows = db.execute(
+                "SELECT seq, created_at FROM test_cases WHERE agent_id = ? ORDER BY seq", (agent_id,)
+            )
+            order = AgentOrder((row[0], row[1]) for row in rows)
+            self._orders.put(agent_id, order)
+        return order
+
+    def _cached_order(self, db: sqlite3.Connection, agent_id: str) -> AgentOrder | None:
+        """The agent's list order if held: none is once another connection wrote to the file."""
+        self._orders.valid_for(db.execute("PRAGMA data_version").fetchone()[0])
+        return self._orders.get(agent_id)
 
     def update_case(self, test_case_id: str, body: dict[str, Any]) -> None:
         with self.transaction() as db:
@@ -155,7 +199,16 @@ class Store:
 
     def delete_case(self, test_case_id: str) -> bool:
         with self.transaction() as db:
-            return db.execute("DELETE FROM test_cases WHERE test_case_id = ?", (test_case_id,)).rowcount == 1
+            row = db.execute(
+                "SELECT agent_id, seq FROM test_cases WHERE test_case_id = ?", (test_case_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            db.execute("DELETE FROM test_cases WHERE test_case_id = ?", (test_case_id,))
+            order = self._cached_order(db, row[0])
+            if order is not None:
+                order.remove(row[1])
+        return True
 
     def create_counts(self) -> dict[str, int]:
         with self.transaction() as db:
@@ -167,7 +220,9 @@ class Store:
         batch_id = new_id("batch_")
         now = time.time()
         with self.transaction() as db:
-            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batch_runs").fetchone()[0]
+            seq = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM batch_runs WHERE agent_id = ?", (agent_id,)
+            ).fetchone()[0]
             db.execute(
                 "INSERT INTO batch_runs VALUES (?, ?, ?, ?, ?)",
                 (batch_id, agent_id, now, json.dumps(cases), seq),
@@ -196,20 +251,40 @@ class Store:
             row = db.execute("SELECT * FROM batch_runs WHERE batch_id = ?", (batch_id,)).fetchone()
         return _batch_row(row) if row else None
 
-    def batches(self, agent_id: str) -> list[dict[str, Any]]:
-        """An agent's batch runs, newest first (as documented)."""
-        with self.transaction() as db:
-            rows = db.execute(
-                "SELECT * FROM batch_runs WHERE agent_id = ? ORDER BY seq DESC", (agent_id,)
-            ).fetchall()
-        return [_batch_row(row) for row in rows]
+    def batch_page(self, agent_id: str, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        """(how many batch runs the agent has, those from `offset`, at most `limit`), newest first
+        (as documented)."""
+        total, rows = self._window("batch_runs WHERE agent_id = ?", "seq DESC", agent_id, offset, limit)
+        return total, [_batch_row(row) for row in rows]
 
-    def runs(self, batch_id: str) -> list[dict[str, Any]]:
+    def run_page(self, batch_id: str, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        """(how many test runs the batch has, those from `offset`, at most `limit`)."""
+        where = "test_runs WHERE batch_id = ?"
+        total, rows = self._window(where, "test_case_id, attempt_no", batch_id, offset, limit)
+        return total, [dict(row) for row in rows]
+
+    def _window(
+        self, rows_of: str, order: str, key: str, offset: int, limit: int
+    ) -> tuple[int, list[sqlite3.Row]]:
+        """Count the rows of `rows_of` (a table and a WHERE on one key, answered by an index),
+        and read those of one page. Batches and their runs are short lists: OFFSET is cheap.
+        `rows_of` and `order` are fixed text of this module, never request data."""
         with self.transaction() as db:
-            rows = db.execute(
-                "SELECT * FROM test_runs WHERE batch_id = ? ORDER BY test_case_id, attempt_no", (batch_id,)
-            ).fetchall()
-        return [dict(row) for row in rows]
+            total = int(db.execute(f"SELECT COUNT(*) FROM {rows_of}", (key,)).fetchone()[0])
+            if offset >= total:  # also keeps OFFSET and LIMIT within SQLite's 64-bit integers
+                return total, []
+            sql = f"SELECT * FROM {rows_of} ORDER BY {order} LIMIT ? OFFSET ?"
+            return total, db.execute(sql, (key, min(limit, total), offset)).fetchall()
+
+    def run_counts(self, batch_id: str, now: float) -> tuple[int, int, int]:
+        """(test runs of the batch, how many had ended at `now`, how many of those passed)."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT COUNT(*), TOTAL(completes_at <= ?), TOTAL(completes_at <= ? AND passed)"
+                " FROM test_runs WHERE batch_id = ?",
+                (now, now, batch_id),
+            ).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
 
     def run(self, job_id: str) -> dict[str, Any] | None:
         with self.transaction() as db:
@@ -221,6 +296,7 @@ class Store:
         with self.transaction() as db:
             for table in ("test_cases", "batch_runs", "test_runs", "creates"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            self._orders.clear()
 
 
 def _batch_row(row: sqlite3.Row) -> dict[str, Any]:
