@@ -1,4 +1,4 @@
-"""The packaged JSON Schemas (suite, lockfile, plan, config): raw text, parsed documents, the model list."""
+"""The packaged JSON Schemas (suite, lockfile, plan, config, results): raw text, parsed documents, the model list."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ SUITE = "suite.schema.json"
 LOCKFILE = "lockfile.schema.json"
 PLAN = "plan.schema.json"
 CONFIG = "config.schema.json"
+RESULTS = "results.schema.json"
 
 
 def schema_text(name: str = SUITE) -> str:

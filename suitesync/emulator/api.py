@@ -317,6 +317,8 @@ def create_batch(api: SigmaMindApi, request: Request, _: re.Match[str]) -> Reply
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
         raise ApiError(400, "testCases must be a non-empty list of test case ids")
     cases, runs = [], []
+    # The seed and the agent's batch number make `pass-probability` verdicts reproducible.
+    seed, batch_no = api.config.seed or 0, api.store.next_batch_seq(agent_id)
     for index, test_case_id in enumerate(dict.fromkeys(ids)):
         case = api.case_object(test_case_id, agent_id, api.find_case(test_case_id, agent_id)[1])
         cases.append(case)
@@ -328,7 +330,7 @@ def create_batch(api: SigmaMindApi, request: Request, _: re.Match[str]) -> Reply
                     "testCaseId": test_case_id,
                     "attemptNo": attempt_no,
                     "duration": api.config.run_seconds * share,
-                    "passed": simulate.attempt_passes(case, attempt_no),
+                    "passed": simulate.attempt_passes(case, attempt_no, seed=seed, batch_no=batch_no),
                 }
             )
     batch_id = api.store.create_batch(agent_id, cases, runs)
@@ -401,13 +403,16 @@ def list_runs(api: SigmaMindApi, request: Request, _: re.Match[str]) -> Reply:
 # --- agents -------------------------------------------------------------------------------------
 
 
-def _agent_document(agent: dict[str, str]) -> dict[str, Any]:
-    """The fields of the agents API that the docs show (§7.1), ids without prefix."""
+def _agent_document(agent: dict[str, str], config: dict[str, Any]) -> dict[str, Any]:
+    """The fields of the agents API that the docs show (§7.1), ids without prefix; instructions,
+    settings and tools as configured through the admin API (`POST /_emulator/agents`)."""
     return {
         "agentId": agent["agent_id"],
         "agentName": agent["name"],
+        "instructions": config.get("instructions", "You are a helpful support agent."),
         "welcomeMessageType": "static",
-        "agentSettings": {"language": "en_US", "llmModel": DEFAULT_MODEL},
+        "agentSettings": {"language": "en_US", "llmModel": DEFAULT_MODEL, **config.get("agentSettings", {})},
+        "tools": config.get("tools", []),
     }
 
 
@@ -415,7 +420,8 @@ def list_agents(api: SigmaMindApi, request: Request, _: re.Match[str]) -> Reply:
     agents = api.store.agents()  # a handful, configured by hand
 
     def fetch(offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
-        return len(agents), [_agent_document(a) for a in agents[offset : offset + limit]]
+        page = agents[offset : offset + limit]
+        return len(agents), [_agent_document(a, api.store.agent_config(a["agent_id"])) for a in page]
 
     return Reply(200, api.page(request.query, fetch))
 
@@ -424,7 +430,7 @@ def get_agent(api: SigmaMindApi, request: Request, match: re.Match[str]) -> Repl
     agent = api.store.agent(match["id"].removeprefix(AGENT_PREFIX))
     if agent is None:
         raise ApiError(404, f"Agent {match['id']} not found")
-    return Reply(200, _agent_document(agent))
+    return Reply(200, _agent_document(agent, api.store.agent_config(agent["agent_id"])))
 
 
 _ID = r"(?P<id>[A-Za-z0-9_-]+)"

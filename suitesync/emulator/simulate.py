@@ -3,28 +3,43 @@
 The rule (also in the README), so that a suite can hold cases meant to fail:
 - `[emulator:fail]` in userPrompt or successCriteria: every attempt fails;
 - `[emulator:pass-rate=R]` (0 <= R <= 1): attempt i of n passes when i <= round(R * n);
+- `[emulator:pass-probability=P]` (0 <= P <= 1): each attempt passes with probability P, drawn
+  from the emulator's seed, the case's text, the agent's batch number and the attempt number:
+  the same runs give the same verdicts every time, and two runs of a case differ as real ones do;
 - otherwise every attempt passes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
 _FAIL = "[emulator:fail]"
 _PASS_RATE = re.compile(r"\[emulator:pass-rate=([0-9]*\.?[0-9]+)\]")
+_PASS_PROBABILITY = re.compile(r"\[emulator:pass-probability=([0-9]*\.?[0-9]+)\]")
 
 
-def attempt_passes(case: dict[str, Any], attempt_no: int) -> bool:
-    """Verdict of attempt `attempt_no` (1-based) of `case` (the API's test case object)."""
+def attempt_passes(case: dict[str, Any], attempt_no: int, *, seed: int = 0, batch_no: int = 1) -> bool:
+    """Verdict of attempt `attempt_no` (1-based) of `case` (the API's test case object) in the
+    agent's `batch_no`-th batch run."""
     text = f"{case.get('userPrompt', '')}\n{case.get('successCriteria', '')}"
     if _FAIL in text:
         return False
     match = _PASS_RATE.search(text)
-    if match is None:
-        return True
-    rate = min(max(float(match.group(1)), 0.0), 1.0)
-    return attempt_no <= round(rate * int(case.get("attempt", 1)))
+    if match is not None:
+        rate = min(max(float(match.group(1)), 0.0), 1.0)
+        return attempt_no <= round(rate * int(case.get("attempt", 1)))
+    match = _PASS_PROBABILITY.search(text)
+    if match is not None:
+        return _roll(seed, text, batch_no, attempt_no) < min(max(float(match.group(1)), 0.0), 1.0)
+    return True
+
+
+def _roll(seed: int, text: str, batch_no: int, attempt_no: int) -> float:
+    """A uniform number in [0, 1): a function of its arguments only, never of thread timing."""
+    key = f"{seed}\0{batch_no}\0{attempt_no}\0{text}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
 
 
 def remarks(case: dict[str, Any], passed: bool) -> str:

@@ -113,6 +113,21 @@ class Store:
                 (agent_id, name, status),
             )
 
+    def set_agent_config(self, agent_id: str, config: dict[str, Any]) -> None:
+        """The agent's instructions, settings and tools (kept in `meta`: older state files have
+        no column for them)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (f"agent-config/{agent_id}", json.dumps(config)),
+            )
+
+    def agent_config(self, agent_id: str) -> dict[str, Any]:
+        with self.transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (f"agent-config/{agent_id}",)).fetchone()
+        config: dict[str, Any] = json.loads(row[0]) if row else {}
+        return config
+
     def agent(self, agent_id: str) -> dict[str, str] | None:
         with self.transaction() as db:
             row = db.execute("SELECT * FROM agents WHERE agent_id = ?", (agent_id,)).fetchone()
@@ -215,6 +230,15 @@ class Store:
             return {row["content"]: row["count"] for row in db.execute("SELECT * FROM creates")}
 
     # --- batch runs and test runs ---------------------------------------------------------
+
+    def next_batch_seq(self, agent_id: str) -> int:
+        """The number the agent's next batch run will have (1 for its first)."""
+        with self.transaction() as db:
+            return int(
+                db.execute(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM batch_runs WHERE agent_id = ?", (agent_id,)
+                ).fetchone()[0]
+            )
 
     def create_batch(self, agent_id: str, cases: list[dict[str, Any]], runs: list[dict[str, Any]]) -> str:
         batch_id = new_id("batch_")
