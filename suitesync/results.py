@@ -129,7 +129,8 @@ class ResultsDocument:
         from datetime import datetime
 
         try:
-            return (datetime.fromisoformat(self.ended_at) - datetime.fromisoformat(self.started_at)).total_seconds()
+            ended, started = datetime.fromisoformat(self.ended_at), datetime.fromisoformat(self.started_at)
+            return (ended - started).total_seconds()
         except ValueError:
             return 0.0
 
@@ -172,7 +173,7 @@ def to_json(document: ResultsDocument) -> dict[str, Any]:
         "endedAt": document.ended_at,
         "environment": document.environment,
         "lockfile": {"lineage": document.lockfile_lineage, "serial": document.lockfile_serial},
-        "git": None if document.git is None else {"commit": document.git.commit, "branch": document.git.branch},
+        "git": None if document.git is None else git_json(document.git),
         "minPassRate": document.min_pass_rate,
         "stopped": document.stopped,
         "passed": len(document.passed),
@@ -191,6 +192,10 @@ def to_json(document: ResultsDocument) -> dict[str, Any]:
         ],
         "cases": [_case_json(c) for c in document.cases],
     }
+
+
+def git_json(git: GitInfo) -> dict[str, str | None]:
+    return {"commit": git.commit, "branch": git.branch}
 
 
 def _case_json(case: CaseRecord) -> dict[str, Any]:

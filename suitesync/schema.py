@@ -1,4 +1,4 @@
-"""The packaged JSON Schemas (suite, lockfile, plan, config, results): raw text, parsed documents, the model list."""
+"""The packaged JSON Schemas (suite, lockfile, plan, config, results): text, documents, model list."""
 
 from __future__ import annotations
 

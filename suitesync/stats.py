@@ -26,7 +26,7 @@ def fisher_exact(passed_now: int, failed_now: int, passed_then: int, failed_then
     row = passed_now + failed_now  # attempts now
     passes = passed_now + passed_then  # the first column's total
     total = row + passed_then + failed_then
-    if row == 0 or row == total or passes in (0, total):
+    if row in (0, total) or passes in (0, total):
         return 1.0  # one margin is empty: every table with these margins is this one
     low, high = max(0, row - (total - passes)), min(row, passes)
     weights = {x: math.comb(passes, x) * math.comb(total - passes, row - x) for x in range(low, high + 1)}
