@@ -284,13 +284,16 @@ def _color(settings: Any, stream: Any) -> bool:
 @click.option(
     "--case", "patterns", multiple=True, metavar="GLOB", help="Only cases whose id matches (repeatable)."
 )
+@click.option(
+    "--tag", "tags", multiple=True, metavar="TAG", help="Only cases with this tag (repeatable; any matches)."
+)
 @click.option("--changed", is_flag=True, help="Only the cases the last apply created or updated.")
 @click.option(
     "--min-pass-rate",
     type=click.FloatRange(0, 1),
     default=1.0,
     show_default=True,
-    help="A case passes when passed attempts / attempts reaches this.",
+    help="A case passes when passed attempts / attempts reaches this (a case's minPassRate wins).",
 )
 @click.option(
     "--timeout",
@@ -306,7 +309,31 @@ def _color(settings: Any, stream: Any) -> bool:
     help="Also write a JUnit XML report (one testcase per case).",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
+    "--results",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the results document here (it is always kept in .suitesync/results/).",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="FILE_OR_DIR",
+    help="Compare with this results document (a folder: its newest for the same --env).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["failures", "regressions"]),
+    default="failures",
+    show_default=True,
+    help="Exit 3 on any failing case, or only on regressions beyond noise and new failing cases.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "junit", "html"]),
+    default="text",
+    show_default=True,
 )
 @click.option("--allow-drift", is_flag=True, help="Run even when the plan is not empty.")
 @project_options
@@ -314,10 +341,14 @@ def _color(settings: Any, stream: Any) -> bool:
 def run_cmd(
     ctx: click.Context,
     patterns: tuple[str, ...],
+    tags: tuple[str, ...],
     changed: bool,
     min_pass_rate: float,
     timeout: float,
     junit: Path | None,
+    results: Path | None,
+    baseline: Path | None,
+    fail_on: str,
     fmt: str,
     allow_drift: bool,
     directory: Path | None,
@@ -327,8 +358,7 @@ def run_cmd(
     import threading
 
     from suitesync.commands import RunOptions, run_project
-    from suitesync.run import RunReport
-    from suitesync.runreport import junit_xml, write_run_json, write_run_markdown, write_run_text
+    from suitesync.reporting import render_to, renderer, run_view, save_run, verdict
     from suitesync.signals import StopOnSignal
     from suitesync.text import plural
 
@@ -342,24 +372,78 @@ def run_cmd(
             click.echo(f"\r\033[Kwaiting for verdicts: {done}/{plural(total, 'attempt')}", nl=False, err=True)
 
     try:
-        options = RunOptions(patterns, changed, min_pass_rate, timeout, allow_drift)
-        report = run_project(settings, options, err=sys.stderr, stop=stop, on_progress=progress)
+        options = RunOptions(patterns, changed, min_pass_rate, timeout, allow_drift, tags)
+        document = run_project(
+            settings, options, err=sys.stderr, stop=stop, on_progress=progress, environ=dict(os.environ)
+        )
     except SuitesyncError as exc:
         raise signals.instead_of(exc, "run stopped before any batch run started") from None
     finally:
         signals.restore()
         if tty:
             click.echo("\r\033[K", nl=False, err=True)
-    if report is None:
+    if document is None:
         click.echo("no cases to run (none selected, or none applied yet)", err=True)
-        report = RunReport([], {}, min_pass_rate)  # CI still finds the JUnit file it publishes
+        document = _empty_results(min_pass_rate, settings.env_name)  # CI still finds its files
     else:
-        {"json": write_run_json, "markdown": write_run_markdown}.get(fmt, write_run_text)(report, sys.stdout)
+        save_run(document, None, settings.state_dir / "results")
+    save_run(document, results, None)
+    view = run_view(document, baseline, sys.stderr)
+    if document.cases:
+        renderer(fmt)(view, sys.stdout)
     if junit is not None:
-        junit.write_bytes(junit_xml(report))  # always: unfinished cases are its errors
-    if report.stopped is not None:
-        raise _stopped(report, signals.received)
-    return ExitCode.TESTS_FAILED if report.failed else ExitCode.OK
+        render_to(junit, "junit", view)  # always: unfinished cases are its errors
+    if document.stopped is not None:
+        raise _stopped(document, signals.received)
+    outcome = verdict(view, fail_on)
+    if outcome.reason:
+        click.echo(f"--fail-on {fail_on}: {outcome.reason}", err=True)
+    return outcome.code
+
+
+def _empty_results(min_pass_rate: float, env_name: str | None) -> Any:
+    from datetime import UTC, datetime
+
+    from suitesync.results import ResultsDocument
+
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    return ResultsDocument("", now, now, env_name, None, 0, None, min_pass_rate, ())
+
+
+@cli.command()
+@click.argument("documents", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="FILE_OR_DIR",
+    help="Compare with this results document (a folder: its newest for the same --env).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "junit", "html"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the report to this file instead of standard output.",
+)
+def report(documents: tuple[Path, ...], baseline: Path | None, fmt: str, output: Path | None) -> int:
+    """Render saved results documents (the newest; the others are its history)."""
+    from suitesync.reporting import render_to, renderer, report_view
+
+    view = report_view(documents, baseline)
+    if output is None:
+        renderer(fmt)(view, sys.stdout)
+    else:
+        render_to(output, fmt, view)
+        click.echo(f"wrote the {fmt} report of {len(documents)} document(s) to {output}", err=True)
+    return ExitCode.OK
 
 
 def _stopped(report: Any, signal: int | None) -> SuitesyncError:
@@ -455,6 +539,9 @@ def fmt(
 )
 @click.option(
     "--config", "which", flag_value="config.schema.json", help="Print the schema of suitesync.yaml."
+)
+@click.option(
+    "--results", "which", flag_value="results.schema.json", help="Print the schema of results documents."
 )
 @click.option("--suite", "which", flag_value="suite.schema.json", default=True, hidden=True)
 def schema(which: str) -> int:

@@ -214,6 +214,13 @@ class SigmaMindClient:
         path = f"/v1/test-cases/{test_case_id}"
         return self._retrying("DELETE", path, params={"agentId": agent_id}, ok404=True) is not None
 
+    def get_agent(self, agent_id: str) -> dict[str, Any]:
+        """GET /v1/agents/{agentId}: the agent's configuration (sigmamind-api.md §7.2)."""
+        response = self._retrying("GET", f"/v1/agents/{agent_id}")
+        assert response is not None
+        result: dict[str, Any] = response.json()
+        return result
+
     # --- batch runs -----------------------------------------------------------------------------
 
     def create_batch(self, agent_id: str, test_case_ids: list[str]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from suitesync.apply import Outcome
     from suitesync.client import SigmaMindClient
     from suitesync.importer import Import
-    from suitesync.run import RunReport
+    from suitesync.results import ResultsDocument
 
 
 @dataclass(frozen=True)
@@ -324,6 +324,7 @@ class RunOptions:
     min_pass_rate: float = 1.0
     timeout: float = 1800.0
     allow_drift: bool = False
+    tags: tuple[str, ...] = ()
 
 
 def run_project(
@@ -333,18 +334,22 @@ def run_project(
     err: TextIO,
     stop: threading.Event,
     on_progress: Callable[[int, int], None],
-) -> RunReport | None:
-    """Batch-run the selected managed cases; None when there is nothing to run. A `--case` glob
-    that matches no case of the suites is an error (a typo must not pass as "nothing to run").
+    environ: dict[str, str],
+) -> ResultsDocument | None:
+    """Batch-run the selected managed cases; the results document, or None when there is nothing
+    to run. A `--case` glob or `--tag` that matches no case of the suites is an error (a typo must
+    not pass as "nothing to run").
 
     Refuses (unless allow_drift) when the plan is not empty: results would be for other cases
     than the files describe.
     """
     from suitesync.run import agents_in, run_batches, select_cases
+    from suitesync.runresults import agent_fingerprints, build_document, git_info
 
     lock = read_lockfile(settings.lockfile)
     cases, agents = load_valid_cases(settings, lock, err, doing="run")
     _check_patterns(options.patterns, [case.id for case in cases])
+    _check_selection(options, cases)
     with _connect(settings, agents, err, stop=stop) as client:
         plan = plan_with(settings, lock, cases, client, agents, prune=False)
         if plan.has_changes and not options.allow_drift:
@@ -354,11 +359,11 @@ def run_project(
                 "(the plan is not empty)",
                 hint="apply first, or pass --allow-drift to run what is on the platform",
             )
-        selected = select_cases(cases, lock, options.patterns, options.changed)
+        selected = select_cases(cases, lock, options.patterns, options.changed, options.tags)
         if not selected:
             return None
         err.write(f"running {plural(len(selected), 'case')} on {plural(len(agents_in(selected)), 'agent')}\n")
-        return run_batches(
+        report = run_batches(
             client,
             selected,
             min_pass_rate=options.min_pass_rate,
@@ -366,6 +371,53 @@ def run_project(
             stop=stop,
             on_progress=on_progress,
         )
+        # A stopped run skips the look-up: its document must be written before the exit.
+        ran = sorted({item.case.agent_id for item in selected})
+        fingerprints = {} if stop.is_set() else agent_fingerprints(client, ran)
+    return build_document(
+        report,
+        [item.case for item in selected],
+        lock,
+        environment=settings.env_name,
+        git=git_info(settings.root, environ),
+        fingerprints={a: fingerprints.get(a, (None, "the run was stopped first")) for a in ran},
+        version=_version(),
+    )
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("suitesync")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _check_selection(options: RunOptions, cases: list[TestCase]) -> None:
+    """Each --tag must name a tag of the project, and --case and --tag together must leave a case."""
+    import fnmatch
+
+    known = sorted({tag for case in cases for tag in case.tags})
+    for tag in options.tags:
+        if tag not in known:
+            hint = f"the project's tags: {joined(known)}" if known else "no case of the project has tags"
+            raise SuitesyncError(f"--tag {tag!r} matches no case of the project; nothing was run", hint=hint)
+    if options.tags and options.patterns:
+        both = [
+            case
+            for case in cases
+            if set(options.tags) & set(case.tags)
+            and any(fnmatch.fnmatchcase(case.id, pattern) for pattern in options.patterns)
+        ]
+        if not both:
+            selectors = " ".join(
+                [f"--case {p!r}" for p in options.patterns] + [f"--tag {t!r}" for t in options.tags]
+            )
+            raise SuitesyncError(
+                f"{selectors}: no case of the project matches both; nothing was run",
+                hint="a case must match one of the --case globs and have one of the --tag tags",
+            )
 
 
 def _check_patterns(patterns: tuple[str, ...], ids: list[str]) -> None:

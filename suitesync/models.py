@@ -71,6 +71,12 @@ class TestCase:
     line: int = 0
     col: int = 0
     secrets: tuple[tuple[str, str], ...] = ()  # (mockData variable, environment variable) pairs
+    # Local only: how `run` judges and selects the case; never sent, never in the hash.
+    label: str | None = None
+    attempt: int = 1
+    min_pass_rate: float | None = None  # None: the run's --min-pass-rate
+    quarantine: bool = False
+    tags: tuple[str, ...] = ()
 
     @property
     def secret_names(self) -> frozenset[str]:

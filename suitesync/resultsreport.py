@@ -115,20 +115,23 @@ def _markdown_head(view: ResultsView) -> str:
         lines += [f"_Unfinished: {_md_escape(document.stopped)}._", ""]
     lines += ["| | cases |", "|---|---:|"]
     lines += [f"| {name} | {count} |" for name, count in view.section_counts().items()]
-    lines += ["", "| case | passed | rate | then | delta | result |", "|---|---:|---:|---:|---:|---|"]
-    lines += [_markdown_row(row) for row in view.rows]
+    if comparison is None:
+        lines += ["", "| case | passed | rate | result |", "|---|---:|---:|---|"]
+    else:
+        lines += ["", "| case | passed | rate | then | delta | result |", "|---|---:|---:|---:|---:|---|"]
+    lines += [_markdown_row(row, compared=comparison is not None) for row in view.rows]
     return "\n".join(lines) + "\n"
 
 
 MARKS = {"pass": "✅", "fail": "❌", "unfinished": "⏳"}
 
 
-def _markdown_row(row: Row) -> str:
+def _markdown_row(row: Row, *, compared: bool) -> str:
     case, change = row.case, row.change
     counts = case.counts if case.verdict != UNFINISHED else "-"
     rate = f"{case.pass_rate:.0%}" if case.verdict != UNFINISHED else "-"
     then = change.then.counts if change and change.then else "-"
-    result = f"{MARKS[case.verdict]} {row.section}"
+    result = f"{MARKS[case.verdict]} {row.section if compared else case.verdict}"
     note = change_note(change) if row.section in ("regressed", "content changed") else ""
     if note:
         result += f" ({note})"
@@ -136,6 +139,8 @@ def _markdown_row(row: Row) -> str:
         result += " · quarantined"
     if row.flaky:
         result += " · flaky"
+    if not compared:
+        return f"| `{case.id}` | {counts} | {rate} | {result} |"
     return f"| `{case.id}` | {counts} | {rate} | {then} | {delta_text(change) or '-'} | {result} |"
 
 

@@ -32,7 +32,7 @@ from suitesync.text import plural
 from suitesync.validate import validate_files
 
 TOP_ORDER = ("agent", "defaults", "cases")
-DEFAULTS_ORDER = ("llmModel", "attempt", "mockData", "protect")
+DEFAULTS_ORDER = ("llmModel", "attempt", "mockData", "minPassRate", "tags", "quarantine", "protect")
 CASE_ORDER = (
     "id",
     "previousIds",
@@ -43,6 +43,9 @@ CASE_ORDER = (
     "llmModel",
     "mockData",
     "attempt",
+    "minPassRate",
+    "tags",
+    "quarantine",
     "protect",
 )
 LONG_TEXT = 80  # characters; longer text goes to a block scalar

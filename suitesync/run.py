@@ -36,6 +36,8 @@ class Attempt:
     job_id: str
     passed: bool
     remarks: str
+    chat_id: str = ""
+    conversation: tuple[tuple[str, str], ...] = ()  # (role, content) turns
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,14 @@ class RunReport:
 
 
 def select_cases(
-    desired: Sequence[TestCase], lock: Lockfile, patterns: Sequence[str], changed: bool
+    desired: Sequence[TestCase],
+    lock: Lockfile,
+    patterns: Sequence[str],
+    changed: bool,
+    tags: Sequence[str] = (),
 ) -> list[Selected]:
-    """Managed cases (in the suites and applied), narrowed by id globs and/or to the last apply's."""
+    """Managed cases (in the suites and applied), narrowed by id globs, tags (a case matches any)
+    and/or to the last apply's."""
     last_apply = max((e.applied_serial or 0 for e in lock.cases.values()), default=0)
     selected = []
     for case in desired:
@@ -94,6 +101,8 @@ def select_cases(
         if entry is None or entry.test_case_id is None or entry.pending:
             continue
         if patterns and not any(fnmatch.fnmatchcase(case.id, pattern) for pattern in patterns):
+            continue
+        if tags and not set(tags) & set(case.tags):
             continue
         if changed and not _changed_by(entry, last_apply):
             continue
@@ -142,14 +151,21 @@ def _case_result(
     item: Selected, agent: str, runs: list[dict[str, Any]] | None, min_pass_rate: float, stopped: str | None
 ) -> CaseResult:
     case = item.case
+    rate = min_pass_rate if case.min_pass_rate is None else case.min_pass_rate  # the case's own wins
     if runs is None:  # its batch did not finish (or start)
-        return CaseResult(case.id, case.source, agent, item.test_case_id, (), min_pass_rate, stopped)
-    attempts = tuple(
-        Attempt(str(r["jobId"]), bool(_verdict(r)), str(r.get("remarks") or ""))
-        for r in runs
-        if _run_case_id(r) == item.test_case_id
+        return CaseResult(case.id, case.source, agent, item.test_case_id, (), rate, stopped)
+    attempts = tuple(_attempt(r) for r in runs if _run_case_id(r) == item.test_case_id)
+    return CaseResult(case.id, case.source, agent, item.test_case_id, attempts, rate)
+
+
+def _attempt(run: dict[str, Any]) -> Attempt:
+    turns = tuple(
+        (str(turn.get("role") or ""), str(turn.get("content") or ""))
+        for turn in run.get("conversation") or []
+        if isinstance(turn, dict)
     )
-    return CaseResult(case.id, case.source, agent, item.test_case_id, attempts, min_pass_rate)
+    remarks, chat_id = str(run.get("remarks") or ""), str(run.get("chatId") or "")
+    return Attempt(str(run["jobId"]), bool(_verdict(run)), remarks, chat_id, turns)
 
 
 def _wait(

@@ -83,11 +83,11 @@ def junit_schema(tmp_path_factory: pytest.TempPathFactory) -> xmlschema.XMLSchem
 def test_rates_junit_and_the_failure_exit_code(run_project: Path, junit_schema: xmlschema.XMLSchema) -> None:
     result = run_cli("run", "--junit", "results.xml", cwd=run_project)
     assert result.code == 3, result.err
-    rows = {
-        line.split()[0]: line.split()[1:4]
-        for line in result.out.splitlines()[1:-2]  # not the header, the blank line, the summary
-        if line[:1] not in ("", " ")
-    }
+    lines = result.out.splitlines()
+    assert lines[0].startswith("1 passed, 2 failed (minimum pass rate 100%")  # the summary first
+    table = lines[lines.index(next(line for line in lines if line.startswith("case "))) + 1 :]
+    rows = {line.split()[0]: line.split()[1:4] for line in table if line[:1] not in ("", " ")}
+    assert list(rows) == ["always-fails", "half-passes", "always-passes"]  # failures first
     assert rows == {
         "always-passes": ["2/2", "100%", "pass"],
         "always-fails": ["0/3", "0%", "FAIL"],
@@ -125,9 +125,9 @@ def test_selection_and_markdown(run_project: Path) -> None:
     result = run_cli("run", "--case", "always-p*", "--format", "markdown", cwd=run_project)
     assert result.code == 0
     assert result.out.startswith("### suitesync run\n\n**1 passed, 0 failed")
-    assert "| `always-passes` | 2/2 | 100% | ✅ |" in result.out
+    assert "| `always-passes` | 2/2 | 100% | ✅ pass |" in result.out
     failing = run_cli("run", "--case", "always-fails", "--format", "markdown", cwd=run_project)
-    assert "<details><summary>❌ <code>always-fails</code> (suites/moods.yaml)</summary>" in failing.out
+    assert "<details><summary>❌ <code>always-fails</code> (suites/moods.yaml): 0/3 passed</summary>" in failing.out
 
 
 def test_changed_runs_only_what_the_last_apply_touched(run_project: Path, emulator: Emulator) -> None:

@@ -364,7 +364,8 @@ def _add_agent(emulator: Emulator, body: dict[str, Any]) -> Reply:
         return Reply(400, {"error": "agentId (a string) is required"})
     agent_id = body["agentId"].removeprefix(AGENT_PREFIX)
     emulator.store.add_agent(agent_id, str(body.get("name", "New AI Agent")))
-    config: dict[str, Any] = {key: body[key] for key in ("instructions", "agentSettings", "tools") if key in body}
+    keys = ("instructions", "agentSettings", "tools")
+    config: dict[str, Any] = {key: body[key] for key in keys if key in body}
     if config:  # what GET /v1/agents/{id} shows, so a test can change an agent's configuration
         emulator.store.set_agent_config(agent_id, config)
     return Reply(201, {"agentId": agent_id})

@@ -1,0 +1,117 @@
+"""The results side of `run` and `report`: save a document, find its baseline, build the view,
+pick the renderer of a format, decide the exit code. Files in and out; the renderers write."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from suitesync.baseline import compare, load_baseline
+from suitesync.errors import ExitCode, SuitesyncError
+from suitesync.results import ResultsDocument, dumps, read_many, save_history, write_results
+from suitesync.resultsview import ResultsView, build_view
+
+FAIL_ON = ("failures", "regressions")
+FORMATS = ("text", "json", "markdown", "junit", "html")
+
+
+def renderer(fmt: str) -> Callable[[ResultsView, TextIO], None]:
+    """The renderer of a format name (one of FORMATS)."""
+    from suitesync.htmlreport import write_results_html
+    from suitesync.resultsreport import write_results_json, write_results_markdown, write_results_text
+
+    renderers: dict[str, Callable[[ResultsView, TextIO], None]] = {
+        "text": write_results_text,
+        "json": write_results_json,
+        "markdown": write_results_markdown,
+        "junit": write_junit,
+        "html": write_results_html,
+    }
+    return renderers[fmt]
+
+
+def write_junit(view: ResultsView, out: TextIO) -> None:
+    from suitesync.resultsreport import junit_xml
+
+    out.write(junit_xml(view).decode("utf-8"))
+
+
+def render_to(path: Path, fmt: str, view: ResultsView) -> None:
+    """Render into a file, atomically (a CI step that publishes it never reads half a file)."""
+    import io
+
+    buffer = io.StringIO()
+    renderer(fmt)(view, buffer)
+    write_results(path, buffer.getvalue())
+
+
+def save_run(document: ResultsDocument, results: Path | None, history: Path | None) -> list[Path]:
+    """Write the document to `--results` and into the history folder; the paths written."""
+    text = dumps(document)
+    written = []
+    if results is not None:
+        write_results(results, text)
+        written.append(results)
+    if history is not None and document.cases:  # an empty run is no baseline for anything
+        written.append(save_history(document, history, text))
+    return written
+
+
+def run_view(document: ResultsDocument, baseline: Path | None, err: TextIO) -> ResultsView:
+    """The view of a run just made, compared with `--baseline` when given. A baseline folder with
+    no document for the environment yet (the first run) is a note, not an error."""
+    if baseline is None:
+        return build_view(document)
+    if baseline.is_dir():
+        from suitesync.results import newest_for
+
+        found = newest_for(baseline, document.environment)
+        if found is None:
+            err.write(f"no baseline yet in {baseline} for this environment: nothing to compare with\n")
+            return build_view(document)
+        return build_view(document, compare(document, found))
+    return build_view(document, compare(document, load_baseline(baseline, document.environment)))
+
+
+def report_view(paths: Sequence[Path], baseline: Path | None) -> ResultsView:
+    """The newest of `paths` (by start time), its history (those of its environment), compared
+    with `--baseline`, or else with the run before it in the history."""
+    documents = read_many(paths)
+    if not documents:
+        raise SuitesyncError("no results documents given")
+    current = documents[-1]
+    history = tuple(d for d in documents if d.environment == current.environment)
+    if baseline is not None:
+        return build_view(current, compare(current, load_baseline(baseline, current.environment)), history)
+    if len(history) > 1:
+        return build_view(current, compare(current, history[-2]), history)
+    return build_view(current, None, history)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: ExitCode
+    reason: str | None  # why the run fails, for the last line on standard error
+
+
+def verdict(view: ResultsView, fail_on: str) -> Verdict:
+    """`failures`: any case below its pass rate (quarantined aside). `regressions`: only
+    regressions beyond noise and new cases that fail (without a baseline every case is new)."""
+    from suitesync.text import joined, plural
+
+    if fail_on == "regressions":
+        if view.comparison is None:
+            failing = [c.id for c in view.document.failed]
+            what = "new failing case"
+        else:
+            failing = [c.case.id for c in view.comparison.failing_regressions()]
+            what = "regression or new failing case"
+        if failing:
+            return Verdict(ExitCode.TESTS_FAILED, f"{plural(len(failing), what)}: {joined(failing)}")
+        return Verdict(ExitCode.OK, None)
+    failed = [c.id for c in view.document.failed]
+    if failed:
+        return Verdict(ExitCode.TESTS_FAILED, None)
+    return Verdict(ExitCode.OK, None)
