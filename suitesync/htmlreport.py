@@ -26,6 +26,7 @@ from suitesync.resultsview import (
     change_note,
     delta_text,
     describe_run,
+    p_text,
     summary_line,
 )
 from suitesync.text import plural
@@ -314,8 +315,8 @@ def _rate(row: Row) -> str:
     direction = "down" if delta.startswith("-") else "up" if delta.startswith("+") else ""
     counts = f"{case.counts} passed" + (f", was {then.counts}" if then else "")
     note = change_note(change) if change is not None and change.p_value is not None else ""
-    p_text = f" · p={change.p_value:.2f}" if note and change and change.p_value is not None else ""
-    return f"<div class=rate><b>{rate:.0%}</b>{bar}</div><span class=counts>{e(counts)}{e(p_text)}</span>" + (
+    p_note = f" · {p_text(change.p_value)}" if note and change and change.p_value is not None else ""
+    return f"<div class=rate><b>{rate:.0%}</b>{bar}</div><span class=counts>{e(counts)}{e(p_note)}</span>" + (
         f"<span class='delta {direction}'>{e(delta)}</span>" if delta else ""
     )
 

@@ -74,7 +74,7 @@ def _text_row(row: Row, width: int, compared: bool) -> str:
     notes = []
     if compared and row.section not in ("passing", "failed"):
         notes.append(row.section.upper() if row.section in FAILING_SECTIONS else row.section)
-    if case.quarantine:
+    if case.quarantine and row.section != "quarantined":
         notes.append("quarantined")
     if row.flaky:
         notes.append("flaky")

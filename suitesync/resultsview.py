@@ -114,10 +114,17 @@ def change_note(change: CaseChange | None) -> str:
     """`4/5 -> 3/5, p=1.00, within noise` for a case in both runs; empty otherwise."""
     if change is None or change.then is None or change.p_value is None:
         return ""
-    note = f"{change.then.counts} -> {change.case.counts}, p={change.p_value:.2f}"
+    note = f"{change.then.counts} -> {change.case.counts}, {p_text(change.p_value)}"
     if change.within_noise:
         note += ", within noise"
     return note
+
+
+def p_text(p_value: float) -> str:
+    """`p=0.42`; small values keep their magnitude: `p=0.004`, `p<0.001`."""
+    if p_value < 0.001:
+        return "p<0.001"
+    return f"p={p_value:.3f}" if p_value < 0.01 else f"p={p_value:.2f}"
 
 
 def delta_text(change: CaseChange | None) -> str:

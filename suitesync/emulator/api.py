@@ -319,6 +319,7 @@ def create_batch(api: SigmaMindApi, request: Request, _: re.Match[str]) -> Reply
     cases, runs = [], []
     # The seed and the agent's batch number make `pass-probability` verdicts reproducible.
     seed, batch_no = api.config.seed or 0, api.store.next_batch_seq(agent_id)
+    instructions = str(api.store.agent_config(agent_id).get("instructions", ""))
     for index, test_case_id in enumerate(dict.fromkeys(ids)):
         case = api.case_object(test_case_id, agent_id, api.find_case(test_case_id, agent_id)[1])
         cases.append(case)
@@ -330,7 +331,9 @@ def create_batch(api: SigmaMindApi, request: Request, _: re.Match[str]) -> Reply
                     "testCaseId": test_case_id,
                     "attemptNo": attempt_no,
                     "duration": api.config.run_seconds * share,
-                    "passed": simulate.attempt_passes(case, attempt_no, seed=seed, batch_no=batch_no),
+                    "passed": simulate.attempt_passes(
+                        case, attempt_no, seed=seed, batch_no=batch_no, instructions=instructions
+                    ),
                 }
             )
     batch_id = api.store.create_batch(agent_id, cases, runs)

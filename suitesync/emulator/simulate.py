@@ -7,6 +7,12 @@ The rule (also in the README), so that a suite can hold cases meant to fail:
   from the emulator's seed, the case's text, the agent's batch number and the attempt number:
   the same runs give the same verdicts every time, and two runs of a case differ as real ones do;
 - otherwise every attempt passes.
+
+The agent's configuration can make it worse, as a change to a real agent does:
+`[emulator:pass-rate-when=WORD:R]` in the agent's instructions (set through `POST
+/_emulator/agents`) applies the pass-rate rule with R to every case whose text holds WORD, before
+the case's own markers. The simulated agent repeats the case's mock data in its first reply (as a
+real agent reads them back), so that reports are tested for leaking secret values.
 """
 
 from __future__ import annotations
@@ -18,22 +24,32 @@ from typing import Any
 _FAIL = "[emulator:fail]"
 _PASS_RATE = re.compile(r"\[emulator:pass-rate=([0-9]*\.?[0-9]+)\]")
 _PASS_PROBABILITY = re.compile(r"\[emulator:pass-probability=([0-9]*\.?[0-9]+)\]")
+_AGENT_PASS_RATE = re.compile(r"\[emulator:pass-rate-when=([^:\]]+):([0-9]*\.?[0-9]+)\]")
 
 
-def attempt_passes(case: dict[str, Any], attempt_no: int, *, seed: int = 0, batch_no: int = 1) -> bool:
+def attempt_passes(
+    case: dict[str, Any], attempt_no: int, *, seed: int = 0, batch_no: int = 1, instructions: str = ""
+) -> bool:
     """Verdict of attempt `attempt_no` (1-based) of `case` (the API's test case object) in the
-    agent's `batch_no`-th batch run."""
+    agent's `batch_no`-th batch run, the agent having these `instructions`."""
     text = f"{case.get('userPrompt', '')}\n{case.get('successCriteria', '')}"
+    for word, rate in _AGENT_PASS_RATE.findall(instructions):
+        if word in text:
+            return _by_rate(float(rate), attempt_no, case)
     if _FAIL in text:
         return False
     match = _PASS_RATE.search(text)
     if match is not None:
-        rate = min(max(float(match.group(1)), 0.0), 1.0)
-        return attempt_no <= round(rate * int(case.get("attempt", 1)))
+        return _by_rate(float(match.group(1)), attempt_no, case)
     match = _PASS_PROBABILITY.search(text)
     if match is not None:
         return _roll(seed, text, batch_no, attempt_no) < min(max(float(match.group(1)), 0.0), 1.0)
     return True
+
+
+def _by_rate(rate: float, attempt_no: int, case: dict[str, Any]) -> bool:
+    """Attempt i of n passes when i <= round(R * n)."""
+    return attempt_no <= round(min(max(rate, 0.0), 1.0) * int(case.get("attempt", 1)))
 
 
 def _roll(seed: int, text: str, batch_no: int, attempt_no: int) -> float:
@@ -56,6 +72,9 @@ def conversation(case: dict[str, Any], passed: bool) -> list[dict[str, str]]:
         if passed
         else "Sorry, I cannot help with that request."
     )
+    details = ", ".join(f"{m['variableName']}: {m['value']}" for m in case.get("mockData") or [])
+    if details:
+        reply = f"I have your details here ({details}). {reply}"
     return [
         {"role": "user", "content": opening},
         {"role": "assistant", "content": reply},
