@@ -5,13 +5,17 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
 import sys
+import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+import xmlschema
 
 from suitesync.cli import main
 
@@ -156,3 +160,33 @@ def assert_converged(emulator: object, project: Path, expected_cases: int) -> No
     assert len(lock.cases) == expected_cases
     assert all(not entry.pending for entry in lock.cases.values())
     assert {e.test_case_id: e.hash for e in lock.cases.values()} == remote
+
+
+@pytest.fixture(scope="session")
+def junit_schema(tmp_path_factory: pytest.TempPathFactory) -> xmlschema.XMLSchema:
+    """The Jenkins xUnit JUnit schema (junit-10.xsd), as pytest's source distribution ships it."""
+    folder = tmp_path_factory.mktemp("pytest-sdist")
+    version = metadata.version("pytest")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            f"pytest=={version}",
+            "-d",
+            str(folder),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (archive,) = folder.glob("pytest-*.tar.gz")
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile(f"pytest-{version}/testing/example_scripts/junit-10.xsd")
+        assert member is not None
+        return xmlschema.XMLSchema(io.BytesIO(member.read()))

@@ -21,7 +21,6 @@ from suitesync.results import read_results, save_history
 from suitesync.schema import RESULTS, load_schema
 
 from conftest import AGENT, run_cli
-from test_run import junit_schema  # noqa: F401 - the fixture, shared
 
 DIPS_PROMPT = "You are an undecided customer. [emulator:pass-probability=0.7]"
 DIPS_CRITERIA = "The agent helps the customer decide."
@@ -172,7 +171,8 @@ def test_git_commit_and_branch_are_recorded(results_project: Path, monkeypatch: 
     root = results_project
     for args in (["init", "-q", "-b", "trunk"], ["add", "-A"], ["commit", "-qm", "suites"]):
         subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@e", *args], cwd=root, check=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout
+    head = ["git", "rev-parse", "HEAD"]
+    commit = subprocess.run(head, cwd=root, capture_output=True, text=True, check=True).stdout
     run_cli("run", "--case", "reworded", "--results", "r.json", cwd=root)
     git = json.loads((root / "r.json").read_text())["git"]
     assert git == {"commit": commit.strip(), "branch": "trunk"}
@@ -274,3 +274,4 @@ def test_the_junit_report_validates(results_project: Path, junit_schema: xmlsche
     run_cli("run", "--results", "r.json", cwd=root)
     junit = run_cli("report", "r.json", "--format", "junit", cwd=root)
     junit_schema.validate(junit.out.encode())
+    assert "<skipped " in junit.out and "<failure " not in junit.out  # quarantined known-broken

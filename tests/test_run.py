@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 import shlex
 import signal
 import subprocess
 import sys
-import tarfile
 import time
-from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -48,36 +45,6 @@ def run_project(tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("SIGMAMIND_BASE_URL", emulator.url)
     assert run_cli("apply", "--auto-approve", cwd=root).code == 0
     return root
-
-
-@pytest.fixture(scope="session")
-def junit_schema(tmp_path_factory: pytest.TempPathFactory) -> xmlschema.XMLSchema:
-    """The Jenkins xUnit JUnit schema (junit-10.xsd), as pytest's source distribution ships it."""
-    folder = tmp_path_factory.mktemp("pytest-sdist")
-    version = metadata.version("pytest")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            f"pytest=={version}",
-            "-d",
-            str(folder),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    (archive,) = folder.glob("pytest-*.tar.gz")
-    with tarfile.open(archive) as tar:
-        member = tar.extractfile(f"pytest-{version}/testing/example_scripts/junit-10.xsd")
-        assert member is not None
-        return xmlschema.XMLSchema(io.BytesIO(member.read()))
 
 
 def test_rates_junit_and_the_failure_exit_code(run_project: Path, junit_schema: xmlschema.XMLSchema) -> None:
@@ -127,7 +94,8 @@ def test_selection_and_markdown(run_project: Path) -> None:
     assert result.out.startswith("### suitesync run\n\n**1 passed, 0 failed")
     assert "| `always-passes` | 2/2 | 100% | ✅ pass |" in result.out
     failing = run_cli("run", "--case", "always-fails", "--format", "markdown", cwd=run_project)
-    assert "<details><summary>❌ <code>always-fails</code> (suites/moods.yaml): 0/3 passed</summary>" in failing.out
+    summary = "<details><summary>❌ <code>always-fails</code> (suites/moods.yaml): 0/3 passed</summary>"
+    assert summary in failing.out
 
 
 def test_changed_runs_only_what_the_last_apply_touched(run_project: Path, emulator: Emulator) -> None:
