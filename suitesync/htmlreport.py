@@ -61,10 +61,10 @@ header h1{font-size:22px;margin:0 0 4px}
 .meta code{font-size:12px}
 .verdict{margin:14px 0 4px;font-size:17px;font-weight:600}
 .verdict.bad{color:var(--fail)}.verdict.good{color:var(--pass)}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(130px,1fr));gap:10px;margin:16px 0}
-.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:10px 12px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(104px,1fr));gap:8px;margin:16px 0}
+.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:8px 12px}
 .card b{display:block;font-size:26px;line-height:1.1}
-.card span{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
+.card span{color:var(--muted);font-size:11px;text-transform:uppercase;letter-spacing:.04em}
 .card.bad b{color:var(--fail)}.card.good b{color:var(--pass)}.card.warn b{color:var(--warn)}
 .card.info b{color:var(--info)}
 .banner{background:var(--warn-soft);color:var(--warn);border-radius:8px;padding:8px 12px;margin:8px 0;
@@ -213,12 +213,14 @@ def _cards(view: ResultsView) -> str:
     cards.append(("Unfinished", len(document.unfinished), ""))
     if len(view.history) > 1:
         cards.append(("Flaky", len(view.flaky), "warn"))
+    always = {"Passed", "Failed", "Regressed"}  # the rest only when there are some
     return (
         "<div class=cards>"
         + "".join(
             f"<div class='card {kind if count else ''}' data-count='{e(label.lower())}'>"
             f"<b>{count}</b><span>{e(label)}</span></div>"
             for label, count, kind in cards
+            if count or label in always
         )
         + "</div>"
     )
@@ -270,7 +272,7 @@ def _case(row: Row, view: ResultsView, opened: bool) -> str:
 def _case_name(row: Row) -> str:
     case = row.case
     tags = [_status_tag(row)]
-    if row.section not in ("passing", "failed", "unfinished"):
+    if row.section not in ("passing", "failed", "unfinished", "quarantined"):
         kind = "fail" if row.section in FAILING_SECTIONS else "info"
         tags.append(f"<span class='tag {kind}'>{e(row.section)}</span>")
     if row.change is not None and row.change.within_noise:
