@@ -385,10 +385,9 @@ def run_cmd(
     if document is None:
         click.echo("no cases to run (none selected, or none applied yet)", err=True)
         document = _empty_results(min_pass_rate, settings.env_name)  # CI still finds its files
-    else:
-        save_run(document, None, settings.state_dir / "results")
-    save_run(document, results, None)
+    # Compared before it is saved: the --baseline folder may be where it goes.
     view = run_view(document, baseline, sys.stderr)
+    save_run(document, results, settings.state_dir / "results")
     if document.cases:
         renderer(fmt)(view, sys.stdout)
     if junit is not None:

@@ -367,12 +367,14 @@ def write_results(target: Path, text: str) -> None:
 
 
 def newest_for(folder: Path, environment: str | None) -> ResultsDocument | None:
-    """The newest readable document in `folder` for `environment` (None: the default one)."""
-    for path in sorted(folder.glob("*.json"), reverse=True):
+    """The newest (by start time) readable document in `folder` for `environment` (None: the
+    default one), whatever the files are called."""
+    found = []
+    for path in folder.glob("*.json"):
         try:
             document = read_results(path)
         except SuitesyncError:
             continue  # another file in the folder: not a baseline candidate
         if document.environment == environment:
-            return document
-    return None
+            found.append(document)
+    return max(found, key=lambda d: d.started_at, default=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import signal
 import subprocess
@@ -218,37 +219,57 @@ def test_the_workflow_is_a_valid_github_actions_workflow() -> None:
 
 
 def workflow_commands() -> list[tuple[str, list[str], set[int]]]:
-    """(job, suitesync argv, accepted exit codes) for every suitesync command of the workflow."""
+    """(job, suitesync argv, accepted exit codes) for every suitesync command of the workflow;
+    `$(date ...)` and `${{ ... }}` stand as fixed text, a redirection ends the command."""
     document = yaml.safe_load(WORKFLOW.read_text())
     found = []
     for job_name, job in document["jobs"].items():
         for step in job["steps"]:
-            for line in step.get("run", "").splitlines():
+            for raw in step.get("run", "").splitlines():
+                if not raw.lstrip().startswith("suitesync "):
+                    continue
+                line = re.sub(r"\$\{\{[^}]*\}\}", "42", raw)
+                line = re.sub(r"\$\(date [^)]*\)", "20260101T000000Z", line)
                 words = shlex.split(line)
                 if words[:1] != ["suitesync"]:
                     continue
                 accepted = {0, 2} if "test $? -eq 2" in line else {0}
-                argv = words[1 : words.index(">")] if ">" in words else words[1:]
+                ends = [words.index(w) for w in (">", ">>") if w in words]
+                argv = words[1 : min(ends)] if ends else words[1:]
                 found.append((job_name, argv, accepted))
     return found
+
+
+def _expanded(argv: list[str], root: Path) -> list[str]:
+    """The shell's glob expansion of the arguments, in the project."""
+    return [str(p) for word in argv for p in (sorted(root.glob(word)) if "*" in word else [word])]
 
 
 def test_every_suitesync_command_of_the_workflow_works(
     tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     commands = workflow_commands()
-    assert [argv[0] for _, argv, _ in commands] == ["validate", "plan", "apply", "run"]
+    assert [argv[0] for _, argv, _ in commands] == ["validate", "plan", "apply", "run", "report", "report"]
+    run = next(argv for _, argv, _ in commands if argv[0] == "run")
+    assert run[run.index("--baseline") + 1] == "results-history" and "--results" in run
     root = tmp_path / "repo"
     (root / "suites").mkdir(parents=True)
     (root / "suitesync.yaml").write_text(f"agents: {{main: {AGENT}}}\n")
     (root / "suites" / "moods.yaml").write_text(
         SUITE.replace(" [emulator:fail]", "").replace(" [emulator:pass-rate=0.5]", "")
     )
+    (root / "results-history").mkdir()  # what the clone step leaves on the first run
     monkeypatch.setenv("SIGMAMIND_BASE_URL", emulator.url)
+    outputs = {}
     for job, argv, accepted in commands:
-        result = run_cli(*argv, cwd=root)
+        result = run_cli(*_expanded(argv, root), cwd=root)
         assert result.code in accepted, (job, argv, result.out, result.err)
+        outputs[argv[0]] = result
     assert (root / "suitesync-results.xml").is_file()
+    assert len(list((root / "results-history").glob("*.json"))) == 1
+    assert "no baseline yet in results-history" in outputs["run"].err
+    assert outputs["report"].out.startswith("### suitesync run\n")  # the job summary
+    assert "Content-Security-Policy" in (root / "suitesync-report.html").read_text()
 
 
 def test_invalid_suites_are_one_error(run_project: Path) -> None:
