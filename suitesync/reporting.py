@@ -10,7 +10,7 @@ from typing import TextIO
 
 from suitesync.baseline import compare, load_baseline
 from suitesync.errors import ExitCode, SuitesyncError
-from suitesync.results import ResultsDocument, dumps, read_many, save_history, write_results
+from suitesync.results import ResultsDocument, dumps, read_many, read_results, save_history, write_results
 from suitesync.resultsview import ResultsView, build_view
 
 FAIL_ON = ("failures", "regressions")
@@ -78,11 +78,12 @@ def run_view(document: ResultsDocument, baseline: Path | None, err: TextIO) -> R
 def report_view(paths: Sequence[Path], baseline: Path | None) -> ResultsView:
     """The newest of `paths` (by start time), its history (those of its environment), compared
     with `--baseline`, or else with the run before it in the history."""
-    documents = read_many(paths)
+    documents = read_many(paths, texts=False)  # the history needs only verdicts
     if not documents:
         raise SuitesyncError("no results documents given")
-    current = documents[-1]
-    history = tuple(d for d in documents if d.environment == current.environment)
+    newest = documents[-1]
+    current = read_results(newest.path) if newest.path else newest  # its transcripts are shown
+    history = (*(d for d in documents[:-1] if d.environment == current.environment), current)
     if baseline is not None:
         return build_view(current, compare(current, load_baseline(baseline, current.environment)), history)
     if len(history) > 1:
