@@ -275,3 +275,25 @@ def test_the_junit_report_validates(results_project: Path, junit_schema: xmlsche
     junit = run_cli("report", "r.json", "--format", "junit", cwd=root)
     junit_schema.validate(junit.out.encode())
     assert "<skipped " in junit.out and "<failure " not in junit.out  # quarantined known-broken
+
+
+def test_the_local_keys_change_no_payload_and_plan_nothing(results_project: Path) -> None:
+    root = results_project
+    suite = root / "suites" / "cases.yaml"
+    suite.write_text(
+        suite.read_text()
+        .replace("    minPassRate: 0.8\n", "    minPassRate: 0.6\n    quarantine: true\n")
+        .replace("tags: [smoke, billing]", "tags: [billing]")
+    )
+    plan = run_cli("plan", "--detailed-exitcode", cwd=root)
+    assert plan.code == 0, plan.out  # nothing to send: not part of the payload or its hash
+
+
+def test_fmt_puts_the_local_keys_in_their_place(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(
+        "agent: X1\ncases:\n  - quarantine: true\n    tags: [a]\n    minPassRate: 0.5\n    id: c\n"
+        "    successCriteria: Greets.\n    userPrompt: Hi.\n    protect: true\n"
+    )
+    assert run_cli("fmt", str(tmp_path / "s.yaml")).code == 0
+    keys = [line.split(":")[0].strip(" -") for line in (tmp_path / "s.yaml").read_text().splitlines()[2:]]
+    assert keys == ["id", "userPrompt", "successCriteria", "minPassRate", "tags", "quarantine", "protect"]
