@@ -359,6 +359,7 @@ def run_cmd(
 
     from suitesync.commands import RunOptions, run_project
     from suitesync.reporting import render_to, renderer, run_view, save_run, verdict
+    from suitesync.results import empty_document
     from suitesync.signals import StopOnSignal
     from suitesync.text import plural
 
@@ -384,7 +385,7 @@ def run_cmd(
             click.echo("\r\033[K", nl=False, err=True)
     if document is None:
         click.echo("no cases to run (none selected, or none applied yet)", err=True)
-        document = _empty_results(min_pass_rate, settings.env_name)  # CI still finds its files
+        document = empty_document(min_pass_rate, settings.env_name)  # CI still finds its files
     # Compared before it is saved: the --baseline folder may be where it goes.
     view = run_view(document, baseline, sys.stderr)
     save_run(document, results, settings.state_dir / "results")
@@ -398,15 +399,6 @@ def run_cmd(
     if outcome.reason:
         click.echo(f"--fail-on {fail_on}: {outcome.reason}", err=True)
     return outcome.code
-
-
-def _empty_results(min_pass_rate: float, env_name: str | None) -> Any:
-    from datetime import UTC, datetime
-
-    from suitesync.results import ResultsDocument
-
-    now = datetime.now(UTC).isoformat(timespec="milliseconds")
-    return ResultsDocument("", now, now, env_name, None, 0, None, min_pass_rate, ())
 
 
 @cli.command()

@@ -297,3 +297,11 @@ def test_fmt_puts_the_local_keys_in_their_place(tmp_path: Path) -> None:
     assert run_cli("fmt", str(tmp_path / "s.yaml")).code == 0
     keys = [line.split(":")[0].strip(" -") for line in (tmp_path / "s.yaml").read_text().splitlines()[2:]]
     assert keys == ["id", "userPrompt", "successCriteria", "minPassRate", "tags", "quarantine", "protect"]
+
+
+def test_the_emulators_pass_probability_is_seeded_and_about_right() -> None:
+    case = {"userPrompt": "Hi. [emulator:pass-probability=0.3]", "successCriteria": "Greets.", "attempt": 1}
+    draws = [attempt_passes(case, 1, seed=5, batch_no=n) for n in range(1, 2001)]
+    assert draws == [attempt_passes(case, 1, seed=5, batch_no=n) for n in range(1, 2001)]  # reproducible
+    assert 0.27 < sum(draws) / len(draws) < 0.33
+    assert draws != [attempt_passes(case, 1, seed=6, batch_no=n) for n in range(1, 2001)]  # the seed matters
