@@ -358,7 +358,7 @@ def run_cmd(
     import threading
 
     from suitesync.commands import RunOptions, run_project
-    from suitesync.reporting import render_to, renderer, run_view, save_run, verdict
+    from suitesync.reporting import render_to, renderer, run_baseline, run_view, save_run, verdict
     from suitesync.results import empty_document
     from suitesync.signals import StopOnSignal
     from suitesync.text import plural
@@ -373,6 +373,7 @@ def run_cmd(
             click.echo(f"\r\033[Kwaiting for verdicts: {done}/{plural(total, 'attempt')}", nl=False, err=True)
 
     try:
+        base = run_baseline(baseline, settings.env_name, sys.stderr)
         options = RunOptions(patterns, changed, min_pass_rate, timeout, allow_drift, tags)
         document = run_project(
             settings, options, err=sys.stderr, stop=stop, on_progress=progress, environ=dict(os.environ)
@@ -386,9 +387,8 @@ def run_cmd(
     if document is None:
         click.echo("no cases to run (none selected, or none applied yet)", err=True)
         document = empty_document(min_pass_rate, settings.env_name)  # CI still finds its files
-    # Compared before it is saved: the --baseline folder may be where it goes.
-    view = run_view(document, baseline, sys.stderr)
     save_run(document, results, settings.state_dir / "results")
+    view = run_view(document, base)
     if document.cases:
         renderer(fmt)(view, sys.stdout)
     if junit is not None:

@@ -51,28 +51,32 @@ def save_run(document: ResultsDocument, results: Path | None, history: Path | No
     """Write the document to `--results` and into the history folder; the paths written."""
     text = dumps(document)
     written = []
+    if history is not None and document.cases:  # an empty run is no baseline for anything
+        written.append(save_history(document, history, text))
     if results is not None:
         write_results(results, text)
         written.append(results)
-    if history is not None and document.cases:  # an empty run is no baseline for anything
-        written.append(save_history(document, history, text))
     return written
 
 
-def run_view(document: ResultsDocument, baseline: Path | None, err: TextIO) -> ResultsView:
-    """The view of a run just made, compared with `--baseline` when given. A baseline folder with
-    no document for the environment yet (the first run) is a note, not an error."""
+def run_baseline(baseline: Path | None, environment: str | None, err: TextIO) -> ResultsDocument | None:
+    """The baseline of a run, read before the run starts: a bad `--baseline` stops it before
+    anything is sent, and the run's own document (saved after) is never its own baseline. A
+    folder with no document for the environment yet (the first run) is a note, not an error."""
     if baseline is None:
-        return build_view(document)
+        return None
     if baseline.is_dir():
         from suitesync.results import newest_for
 
-        found = newest_for(baseline, document.environment)
+        found = newest_for(baseline, environment)
         if found is None:
             err.write(f"no baseline yet in {baseline} for this environment: nothing to compare with\n")
-            return build_view(document)
-        return build_view(document, compare(document, found))
-    return build_view(document, compare(document, load_baseline(baseline, document.environment)))
+        return found
+    return load_baseline(baseline, environment)
+
+
+def run_view(document: ResultsDocument, baseline: ResultsDocument | None) -> ResultsView:
+    return build_view(document, None if baseline is None else compare(document, baseline))
 
 
 def report_view(paths: Sequence[Path], baseline: Path | None) -> ResultsView:

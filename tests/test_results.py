@@ -305,3 +305,21 @@ def test_the_emulators_pass_probability_is_seeded_and_about_right() -> None:
     assert draws == [attempt_passes(case, 1, seed=5, batch_no=n) for n in range(1, 2001)]  # reproducible
     assert 0.27 < sum(draws) / len(draws) < 0.33
     assert draws != [attempt_passes(case, 1, seed=6, batch_no=n) for n in range(1, 2001)]  # the seed matters
+
+
+def test_a_bad_baseline_stops_the_run_before_anything_is_sent(
+    results_project: Path, emulator: Emulator, tmp_path: Path
+) -> None:
+    root = results_project
+    emulator.clear_requests()
+    missing = run_cli("run", "--baseline", "nope.json", cwd=root)
+    assert (missing.code, missing.err) == (1, "error: --baseline nope.json: no such file or folder\n")
+    (tmp_path / "plan.json").write_text('{"version": 1, "actions": []}')
+    wrong = run_cli("run", "--baseline", str(tmp_path / "plan.json"), cwd=root)
+    assert wrong.code == 1 and "not a suitesync results document" in wrong.err
+    assert emulator.requests() == []
+    unwritable = run_cli(
+        "run", "--case", "reworded", "--results", str(tmp_path / "plan.json" / "r.json"), cwd=root
+    )
+    assert unwritable.code == 1 and "cannot write it" in unwritable.err
+    assert len(list((root / ".suitesync" / "results").glob("*.json"))) == 1  # the history has it
