@@ -323,3 +323,11 @@ def test_a_bad_baseline_stops_the_run_before_anything_is_sent(
     )
     assert unwritable.code == 1 and "cannot write it" in unwritable.err
     assert len(list((root / ".suitesync" / "results").glob("*.json"))) == 1  # the history has it
+
+
+def test_schema_results_prints_a_valid_2020_12_schema() -> None:
+    import jsonschema
+
+    printed = run_cli("schema", "--results")
+    assert printed.code == 0 and json.loads(printed.out) == load_schema(RESULTS)
+    jsonschema.Draft202012Validator.check_schema(load_schema(RESULTS))
