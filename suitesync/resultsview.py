@@ -64,7 +64,8 @@ def build_view(
         change = comparison.cases.get(case.id) if comparison else None
         points = tuple(history_of(case.id, history)) if len(history) > 1 else ()
         rows.append(Row(case, section_of(case, change), change, points))
-    rows.sort(key=lambda row: SECTIONS.index(row.section))  # stable: suite order within a section
+    # Stable: suite order within a section, regressions beyond noise before those within it.
+    rows.sort(key=lambda row: (SECTIONS.index(row.section), bool(row.change and row.change.within_noise)))
     return ResultsView(document, comparison, history, tuple(rows))
 
 
