@@ -331,3 +331,17 @@ def test_schema_results_prints_a_valid_2020_12_schema() -> None:
     printed = run_cli("schema", "--results")
     assert printed.code == 0 and json.loads(printed.out) == load_schema(RESULTS)
     jsonschema.Draft202012Validator.check_schema(load_schema(RESULTS))
+
+
+def test_an_agent_that_cannot_be_read_has_no_fingerprint_and_a_reason(emulator: Emulator) -> None:
+    from suitesync.client import SigmaMindClient
+    from suitesync.runresults import agent_fingerprints
+    from suitesync.settings import Secret
+
+    with SigmaMindClient(emulator.url, Secret("k"), sleep=lambda _s: None) as client:
+        found = agent_fingerprints(client, [AGENT, "NoSuchAgent01"])
+    assert found[AGENT][0] is not None and found[AGENT][1] is None
+    assert found["NoSuchAgent01"] == (
+        None,
+        "GET /v1/agents/NoSuchAgent01: HTTP 404: Agent NoSuchAgent01 not found",
+    )
