@@ -126,7 +126,7 @@ def load_baseline(path: Path, environment: str | None) -> ResultsDocument:
         return found
     if not path.exists():
         raise SuitesyncError(f"--baseline {path}: no such file or folder")
-    return read_results(path)
+    return read_results(path, texts=False)  # a baseline needs only the verdicts
 
 
 # --- history -------------------------------------------------------------------------------------

@@ -426,7 +426,7 @@ def newest_for(folder: Path, environment: str | None) -> ResultsDocument | None:
     found = []
     for path in folder.glob("*.json"):
         try:
-            document = read_results(path)
+            document = read_results(path, texts=False)  # a baseline needs only the verdicts
         except SuitesyncError:
             continue  # another file in the folder: not a baseline candidate
         if document.environment == environment:
