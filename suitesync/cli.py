@@ -375,9 +375,7 @@ def run_cmd(
     try:
         base = run_baseline(baseline, settings.env_name, sys.stderr)
         options = RunOptions(patterns, changed, min_pass_rate, timeout, allow_drift, tags)
-        document = run_project(
-            settings, options, err=sys.stderr, stop=stop, on_progress=progress, environ=dict(os.environ)
-        )
+        document = run_project(settings, options, err=sys.stderr, stop=stop, on_progress=progress)
     except SuitesyncError as exc:
         raise signals.instead_of(exc, "run stopped before any batch run started") from None
     finally:

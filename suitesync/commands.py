@@ -334,7 +334,6 @@ def run_project(
     err: TextIO,
     stop: threading.Event,
     on_progress: Callable[[int, int], None],
-    environ: dict[str, str],
 ) -> ResultsDocument | None:
     """Batch-run the selected managed cases; the results document, or None when there is nothing
     to run. A `--case` glob or `--tag` that matches no case of the suites is an error (a typo must
@@ -379,7 +378,7 @@ def run_project(
         [item.case for item in selected],
         lock,
         environment=settings.env_name,
-        git=git_info(settings.root, environ),
+        git=git_info(settings.root, settings.environ),
         fingerprints={a: fingerprints.get(a, (None, "the run was stopped first")) for a in ran},
         version=_version(),
     )

@@ -135,9 +135,7 @@ footer{color:var(--muted);font-size:12px;margin-top:24px}
 def _csp() -> str:
     """Forbid every request (default-src 'none'); allow only this page's own style block."""
     digest = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
-    return (
-        f"default-src 'none'; style-src 'sha256-{digest}'; img-src data:; base-uri 'none'; form-action 'none'"
-    )
+    return f"default-src 'none'; style-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
 
 
 def e(text: object) -> str:
