@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from suitesync.atomic import WriteError, cannot_write, check_writable
 from suitesync.errors import Cancelled, ExitCode, SuitesyncError
 from suitesync.load import display_path
 from suitesync.lockfile import Lockfile, read_lockfile
@@ -116,15 +117,16 @@ def apply_project(
     SuitesyncError or a subclass before any write request is sent.
     """
     from suitesync.client import RetryBudget
-    from suitesync.projectlock import project_lock
+    from suitesync.projectlock import lock_dir_for, project_lock
     from suitesync.savedplan import check_remote, load_saved_plan
 
     def waiting(holder: str) -> None:
         err.write(f"waiting up to {options.lock_timeout:g} s for the project lock ({holder})\n")
         err.flush()
 
-    with project_lock(settings.state_dir, options.lock_timeout, waiting):
+    with project_lock(lock_dir_for(settings.lockfile), options.lock_timeout, waiting):
         lock = read_lockfile(settings.lockfile)
+        check_lockfile_writable(settings)
         cases, agents = load_valid_cases(settings, lock, err, doing="applied")
         saved = load_saved_plan(settings, options.planfile, cases, lock) if options.planfile else None
         with _connect(settings, agents, err, stop=stop) as client:
@@ -143,6 +145,23 @@ def apply_project(
             # The retry budget grows with the work: a flaky API should not end a large apply.
             client.budget = RetryBudget(100 + 2 * len(plan.actions))
             return _execute(settings, options, plan, lock, client, on_outcome, stop)
+
+
+def check_lockfile_writable(settings: Settings) -> None:
+    """The lockfile's folder and the backup's must take a new file: known before anything is sent
+    (a read-only folder would otherwise fail an apply after its first create)."""
+    check_writable(settings.lockfile.parent, settings.lockfile)
+    try:
+        ensure_state_dir(settings.state_dir)
+    except OSError as exc:
+        raise WriteError(cannot_write(settings.state_dir, exc)) from None
+    check_writable(settings.state_dir, settings.state_dir)
+
+
+def _nearest_existing(directory: Path) -> Path:
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    return directory
 
 
 def _check_not_stopped(stop: threading.Event) -> None:
@@ -201,10 +220,10 @@ class ImportOptions:
 def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err: TextIO) -> ExitCode:
     """Write the agent's unmanaged remote cases as a suite file and record them in the lockfile."""
     from suitesync.importer import build_import, header_for, write_import
-    from suitesync.projectlock import project_lock
+    from suitesync.projectlock import lock_dir_for, project_lock
 
     agent_id, file_agent = _agent_names(settings, options.agent)
-    with project_lock(settings.state_dir, 0.0):
+    with project_lock(lock_dir_for(settings.lockfile), 0.0):
         lock = read_lockfile(settings.lockfile)
         cases, _ = load_valid_cases(settings, lock, err, doing="imported")
         with _connect(settings, {agent_id}, err) as client:
@@ -225,6 +244,8 @@ def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err
             err.write(f"would import {count} of agent {agent_id} into {shown}\n")
             return ExitCode.OK
         _check_overwrite(target, shown, options.force, cases, lock, result)
+        check_lockfile_writable(settings)
+        check_writable(_nearest_existing(target.parent), shown)
         write_import(result, target, lock, settings.lockfile, settings.state_dir, agent_id)
     err.write(f"imported {plural(len(result.cases), 'test case')} of agent {agent_id} into {shown}\n")
     unlabelled = [c.case_id for c in result.cases if c.unlabelled]

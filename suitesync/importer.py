@@ -15,6 +15,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from suitesync.atomic import write_atomic
 from suitesync.lockfile import LockEntry, Lockfile, write_lockfile
 from suitesync.models import DEFAULT_ATTEMPT, DEFAULT_LLM_MODEL, RemoteCase
 from suitesync.rewrite import dump, text_scalar, yaml_io
@@ -144,9 +145,7 @@ def write_import(
     refused by review), never lockfile entries without a file, which `--prune` would delete.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_text(result.text, encoding="utf-8")
-    temporary.replace(target)
+    write_atomic(target, result.text.encode("utf-8"))
     for case in result.cases:
         lock.cases[case.case_id] = LockEntry(case.remote.test_case_id, agent_id, case.remote.hash)
     lock.cases = dict(sorted(lock.cases.items()))

@@ -8,18 +8,17 @@ newline, so an apply with nothing to do leaves it byte-identical and git diffs s
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from suitesync.atomic import write_atomic
 from suitesync.errors import SuitesyncError
-from suitesync.statedir import ensure_state_dir
+from suitesync.statedir import PRIVATE_MODE, ensure_state_dir
 
 VERSION = 1
 
@@ -178,36 +177,13 @@ def _entry(raw: dict[str, Any]) -> LockEntry:
 
 
 def write_lockfile(lock: Lockfile, path: Path, backup_dir: Path | None = None) -> None:
-    """Atomically replace the lockfile: temp file, fsync, rename, fsync the directory.
+    """Atomically replace the lockfile (see atomic.write_atomic), through a symlink to its target.
 
     The version being replaced is kept in `backup_dir` (if given) as `<name>.backup`. A crash at
     any point leaves either the old or the new file, never a torn one.
     """
     text = lock.render()
-    directory = path.parent
     if backup_dir is not None and path.exists():
         ensure_state_dir(backup_dir)
-        _atomic_write(backup_dir / f"{path.name}.backup", path.read_bytes())
-    _atomic_write(path, text.encode("utf-8"))
-    _fsync_directory(directory)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        write_atomic(backup_dir / f"{path.name}.backup", path.read_bytes(), new_mode=PRIVATE_MODE)
+    write_atomic(path, text.encode("utf-8"))

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from suitesync.atomic import write_atomic
 from suitesync.errors import StalePlanError, SuitesyncError
 from suitesync.models import TestCase, new_test_case
 from suitesync.plan import PLAN_VERSION, Action, Assumptions, FieldChange, Kind, Notice, NoticeKind, Plan
@@ -88,7 +89,8 @@ def _notice(notice: Notice) -> dict[str, Any]:
 
 
 def write_plan_file(plan: Plan, path: Path) -> None:
-    path.write_text(json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n"
+    write_atomic(path, text.encode("utf-8"))
 
 
 EnvLookup = Callable[[str], str | None]

@@ -51,7 +51,7 @@ def test_previous_version_is_kept_as_a_backup(tmp_path: Path) -> None:
     write_lockfile(newer, path, backups)
     assert json.loads((backups / "suitesync.lock.backup").read_text())["serial"] == 3
     assert json.loads(path.read_text())["serial"] == 4
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert [p.name for p in tmp_path.iterdir() if "tmp" in p.name] == []
 
 
 def test_missing_lockfile_is_a_new_one(tmp_path: Path) -> None:
