@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,7 +15,15 @@ from suitesync.errors import Cancelled, ExitCode, SuitesyncError
 from suitesync.load import display_path
 from suitesync.lockfile import Lockfile, read_lockfile
 from suitesync.models import TestCase
-from suitesync.plan import Kind, Plan, assumptions_of, build_plan, payload_needed, payloads_missing
+from suitesync.plan import (
+    Kind,
+    Plan,
+    assumptions_of,
+    build_plan,
+    owned_by,
+    payload_needed,
+    payloads_missing,
+)
 from suitesync.report import write_embedded_agents, write_validation_text
 from suitesync.settings import Settings
 from suitesync.state import agents_of, list_agent_cases, load_desired, refresh_remote, rehydrate
@@ -47,7 +56,7 @@ def load_valid_cases(
     if not desired.ok:
         write_validation_text(desired, err, err)
         raise SuitesyncError(f"the suites are invalid; nothing was {doing}")
-    return desired.cases, agents_of(desired, lock)
+    return desired.cases, agents_of(desired, lock, project_tag(settings))
 
 
 def plan_with(
@@ -60,11 +69,34 @@ def plan_with(
     prune: bool,
 ) -> Plan:
     """The plan of these cases; with a client, against the platform's current state."""
+    project = project_tag(settings)
+    _check_not_foreign(cases, lock, project, settings.lockfile)
     remote = None
     if client is not None:
         remote = refresh_remote(client, agents, settings)
         cases = rehydrate(settings, cases, payloads_missing(cases, lock, remote))
-    return build_plan(cases, lock, remote, prune=prune, environment=settings.env_name)
+    return build_plan(cases, lock, remote, prune=prune, environment=settings.env_name, project=project)
+
+
+def project_tag(settings: Settings) -> str | None:
+    """How this project's lockfile entries name it: its folder relative to the lockfile's real
+    folder, or None when that is the same folder (a lockfile nobody shares never names one)."""
+    lockfile_dir = os.path.realpath(settings.lockfile.parent)
+    relative = Path(os.path.relpath(os.path.realpath(settings.root), lockfile_dir)).as_posix()
+    return None if relative == "." else relative
+
+
+def _check_not_foreign(cases: list[TestCase], lock: Lockfile, project: str | None, lockfile: Path) -> None:
+    """A case id that another project sharing the lockfile recorded would take over its remote case."""
+    for case in cases:
+        for name in (case.id, *case.previous_ids):
+            entry = lock.cases.get(name)
+            if entry is not None and not owned_by(entry, project):
+                raise SuitesyncError(
+                    f"{case.source}:{case.line}:{case.col}: the id {name} is recorded in {lockfile} by "
+                    f"the project in {entry.project or '.'!r}, which shares that lockfile; nothing was done",
+                    hint="ids must be unique across the projects sharing a lockfile: rename this case",
+                )
 
 
 @contextmanager
@@ -190,7 +222,7 @@ def _execute(
 ) -> ApplyReport:
     from suitesync.apply import Applier, LockState
 
-    state = LockState(lock, settings.lockfile, settings.state_dir)
+    state = LockState(lock, settings.lockfile, settings.state_dir, project_tag(settings))
     applier = Applier(
         client,
         state,
@@ -246,7 +278,7 @@ def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err
         _check_overwrite(target, shown, options.force, cases, lock, result)
         check_lockfile_writable(settings)
         check_writable(_nearest_existing(target.parent), shown)
-        write_import(result, target, lock, settings.lockfile, settings.state_dir, agent_id)
+        write_import(result, target, lock, settings, agent_id, project_tag(settings))
     err.write(f"imported {plural(len(result.cases), 'test case')} of agent {agent_id} into {shown}\n")
     unlabelled = [c.case_id for c in result.cases if c.unlabelled]
     if unlabelled:

@@ -19,6 +19,7 @@ from suitesync.atomic import write_atomic
 from suitesync.lockfile import LockEntry, Lockfile, write_lockfile
 from suitesync.models import DEFAULT_ATTEMPT, DEFAULT_LLM_MODEL, RemoteCase
 from suitesync.rewrite import dump, text_scalar, yaml_io
+from suitesync.settings import Settings
 
 MAX_ID = 128
 
@@ -137,7 +138,7 @@ def header_for(agent_id: str) -> str:
 
 
 def write_import(
-    result: Import, target: Path, lock: Lockfile, lockfile: Path, backup_dir: Path, agent_id: str
+    result: Import, target: Path, lock: Lockfile, settings: Settings, agent_id: str, project: str | None
 ) -> None:
     """Write the suite file, then record its cases in the lockfile as they are on the platform.
 
@@ -147,6 +148,8 @@ def write_import(
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(target, result.text.encode("utf-8"))
     for case in result.cases:
-        lock.cases[case.case_id] = LockEntry(case.remote.test_case_id, agent_id, case.remote.hash)
+        lock.cases[case.case_id] = LockEntry(
+            case.remote.test_case_id, agent_id, case.remote.hash, project=project
+        )
     lock.cases = dict(sorted(lock.cases.items()))
-    write_lockfile(lock, lockfile, backup_dir)
+    write_lockfile(lock, settings.lockfile, settings.state_dir)

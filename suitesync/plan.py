@@ -43,6 +43,7 @@ class NoticeKind(enum.StrEnum):
     WOULD_DELETE = "would-delete"  # gone from the suites; deleted only with --prune
     PROTECTED = "protected"  # gone from the suites but `protect: true`: never deleted
     UNMANAGED = "unmanaged"  # a remote case of a managed agent that the lockfile does not know
+    FOREIGN = "foreign"  # recorded by another project sharing the lockfile: never touched from here
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class Notice:
     test_case_id: str | None
     case_id: str | None = None
     label: str | None = None
+    project: str | None = None  # FOREIGN: the project that recorded it ("." for the lockfile's folder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +114,11 @@ def build_plan(
     *,
     prune: bool = False,
     environment: str | None = None,
+    project: str | None = None,
 ) -> Plan:
     """Classify every desired case, lockfile entry and remote case (design §6 safety rules apply:
-    only cases recorded in the lockfile are ever updated or deleted)."""
+    only cases recorded in the lockfile are ever updated or deleted). `project` names this
+    project to a lockfile that others share (see owned_by): their entries are never touched."""
     remote_by_id = None if remote is None else {rc.test_case_id: rc for rcs in remote.values() for rc in rcs}
     actions: list[Action] = []
     claimed: set[str] = set()
@@ -129,7 +133,9 @@ def build_plan(
         else:
             actions.append(action)
     leftover = [(k, e) for k, e in lock.cases.items() if k not in claimed]
-    deletes, notices = _plan_leftovers(leftover, prune)
+    notices = [_foreign(k, e) for k, e in leftover if not owned_by(e, project)]
+    deletes, own_notices = _plan_leftovers([(k, e) for k, e in leftover if owned_by(e, project)], prune)
+    notices.extend(own_notices)
     actions.extend(deletes)
     notices.extend(_unmanaged(remote, lock))
     counts: dict[str, int] = {kind.value: 0 for kind in Kind}
@@ -258,6 +264,18 @@ def _plan_leftovers(
         else:
             notices.append(Notice(NoticeKind.WOULD_DELETE, entry.agent_id, entry.test_case_id, case_id))
     return actions, notices
+
+
+def owned_by(entry: LockEntry, project: str | None) -> bool:
+    """Whether this project recorded `entry`. Entries name their project only when it is not the
+    lockfile's own folder, so a lockfile nobody shares never carries the field."""
+    return entry.project == project
+
+
+def _foreign(case_id: str, entry: LockEntry) -> Notice:
+    return Notice(
+        NoticeKind.FOREIGN, entry.agent_id, entry.test_case_id, case_id, project=entry.project or "."
+    )
 
 
 def _unmanaged(remote: Mapping[str, Sequence[RemoteCase]] | None, lock: Lockfile) -> list[Notice]:

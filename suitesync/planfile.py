@@ -85,6 +85,7 @@ def _notice(notice: Notice) -> dict[str, Any]:
         "testCaseId": notice.test_case_id,
         "id": notice.case_id,
         "label": notice.label,
+        **({"project": notice.project} if notice.project is not None else {}),
     }
 
 
@@ -165,7 +166,14 @@ def _plan(document: dict[str, Any], env_value: EnvLookup, check: Callable[[Assum
     check(assumptions)
     actions = tuple(_read_action(raw, env_value) for raw in document["actions"])
     notices = tuple(
-        Notice(NoticeKind(n["kind"]), n["agentId"], n["testCaseId"], n.get("id"), n.get("label"))
+        Notice(
+            NoticeKind(n["kind"]),
+            n["agentId"],
+            n["testCaseId"],
+            n.get("id"),
+            n.get("label"),
+            n.get("project"),
+        )
         for n in document["notices"]
     )
     counts = dict(document["summary"])
