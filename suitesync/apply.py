@@ -328,7 +328,7 @@ class Applier:
             if entry is None or not entry.pending or entry.hash != case.hash:
                 remaining.append(action)
                 continue
-            found = self.reconciler.find(case.agent_id, case.hash, since=since)
+            found = self.reconciler.find(case.agent_id, case.content_hash, since=since)
             if found is not None and self.state.adopt(
                 action.case_id, self._entry(action, found.test_case_id)
             ):
@@ -358,7 +358,7 @@ class Applier:
             try:
                 made = self.client.create_case(case.payload)
             except OutcomeUnknownError:
-                found = self.reconciler.find(case.agent_id, case.hash, since=sent_at)
+                found = self.reconciler.find(case.agent_id, case.content_hash, since=sent_at)
                 if found is not None and self.state.adopt(
                     action.case_id, self._entry(action, found.test_case_id)
                 ):

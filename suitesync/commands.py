@@ -150,7 +150,7 @@ def apply_project(
     """
     from suitesync.client import RetryBudget
     from suitesync.projectlock import lock_dir_for, project_lock
-    from suitesync.savedplan import check_remote, load_saved_plan
+    from suitesync.savedplan import check_remote, check_secrets, load_saved_plan
 
     def waiting(holder: str) -> None:
         err.write(f"waiting up to {options.lock_timeout:g} s for the project lock ({holder})\n")
@@ -164,8 +164,9 @@ def apply_project(
         with _connect(settings, agents, err, stop=stop) as client:
             plan = saved or plan_with(settings, lock, cases, client, agents, prune=options.prune)
             if saved is not None and saved.refreshed and options.planfile is not None:
-                remote = assumptions_of(cases, lock, refresh_remote(client, agents, settings)).remote or {}
-                check_remote(options.planfile, saved, remote, settings.describe_agent)
+                now = assumptions_of(cases, lock, refresh_remote(client, agents, settings))
+                check_secrets(options.planfile, saved, now, cases)
+                check_remote(options.planfile, saved, now.remote or {}, settings.describe_agent)
             show_plan(plan)
             if not plan.has_changes:
                 return ApplyReport(plan, [])
@@ -266,7 +267,7 @@ def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err
             err.write(f"nothing to import: every test case of agent {agent_id} is already managed\n")
             return ExitCode.OK
         taken = set(lock.cases) | {c.id for c in cases} | {p for c in cases for p in c.previous_ids}
-        result = build_import(remote, taken, file_agent, header_for(agent_id))
+        result = build_import(remote, taken, file_agent, header_for(agent_id), known_secrets(settings, cases))
         _check_import_reads_back(settings, result)
         target = _import_target(settings, options.into, file_agent)
         shown = display_path(target.resolve(), settings.root.resolve())
@@ -280,6 +281,7 @@ def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err
         check_writable(_nearest_existing(target.parent), shown)
         write_import(result, target, lock, settings, agent_id, project_tag(settings))
     err.write(f"imported {plural(len(result.cases), 'test case')} of agent {agent_id} into {shown}\n")
+    write_import_secrets(result, err)
     unlabelled = [c.case_id for c in result.cases if c.unlabelled]
     if unlabelled:
         names = ", ".join(unlabelled)
@@ -290,6 +292,29 @@ def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err
         )
         err.write(f"{which}: {names}\n")
     return ExitCode.OK
+
+
+def known_secrets(settings: Settings, cases: list[TestCase]) -> dict[str, str]:
+    """Every secret value this project knows -> the environment variable that holds it: the API
+    key and each `${env:NAME}` value of the suites (read from the environment, never stored)."""
+    found: dict[str, str] = {}
+    for case in cases:
+        for _, env in case.secrets:
+            value = settings.env_value(env)
+            if value:
+                found.setdefault(value, env)
+    if settings.api_key is not None:
+        found[settings.api_key.reveal()] = settings.api_key_env
+    return found
+
+
+def write_import_secrets(result: Import, err: TextIO) -> None:
+    written = [(c.case_id, name, env) for c in result.cases for name, env in c.secrets]
+    for case_id, name, env in written:
+        err.write(
+            f"{case_id}: mockData.{name} holds the value of {env} on the platform: written as "
+            f"${{env:{env}}}, never as the value\n"
+        )
 
 
 def _check_overwrite(
@@ -337,7 +362,7 @@ def _check_import_reads_back(settings: Settings, result: Import) -> None:
     check = validate_files(
         [parse_text(result.text, "import.yaml")], settings.agents, env_value=settings.env_value
     )
-    hashes = {case.id: case.hash for case in check.cases}
+    hashes = {case.id: case.content_hash for case in check.cases}
     wrong = [c.case_id for c in result.cases if not c.unlabelled and hashes.get(c.case_id) != c.remote.hash]
     if check.problems or wrong:
         raise SuitesyncError(
@@ -393,6 +418,7 @@ def run_project(
     Refuses (unless allow_drift) when the plan is not empty: results would be for other cases
     than the files describe.
     """
+    from suitesync.masking import Masker, mask_run_report
     from suitesync.run import agents_in, run_batches, select_cases
 
     lock = read_lockfile(settings.lockfile)
@@ -411,7 +437,7 @@ def run_project(
         if not selected:
             return None
         err.write(f"running {plural(len(selected), 'case')} on {plural(len(agents_in(selected)), 'agent')}\n")
-        return run_batches(
+        report = run_batches(
             client,
             selected,
             min_pass_rate=options.min_pass_rate,
@@ -419,6 +445,8 @@ def run_project(
             stop=stop,
             on_progress=on_progress,
         )
+        # A judge's remarks may quote a secret the case gave the agent: masked before any output.
+        return mask_run_report(report, Masker(known_secrets(settings, cases)))
 
 
 def _check_patterns(patterns: tuple[str, ...], ids: list[str]) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from suitesync.lockfile import LockEntry, Lockfile
-from suitesync.models import KeepPayload, RemoteCase, TestCase, payload_hash
+from suitesync.models import KeepPayload, RemoteCase, TestCase, payload_hash, redact
 
 PLAN_VERSION = 1
 _LONG_TEXT = 80
@@ -87,8 +87,12 @@ class Assumptions:
     remote: Mapping[str, str] | None  # per agent, hash of its remote (testCaseId, hash) list
     environment: str | None = None  # the --env it was made for; None: the default one
     # Per case with secret mock data, the hash of its payload with the secrets as `${env:NAME}`
-    # references (no secret-derived data): tells a changed secret from a changed file.
+    # references (no secret-derived data; since secrets hash as references, the case's own hash).
     secret_cases: Mapping[str, str] = field(default_factory=dict)
+    # Per case with secret mock data (refreshed plans): whether the platform's copy held the very
+    # values the environment gave. One bit that says nothing about a value, and lets apply tell
+    # that a secret changed since the plan (the bit flips) without anything derived from it.
+    secrets_on_platform: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -175,14 +179,14 @@ def payloads_missing(
     for case in desired:
         if case.payload_json is None:
             found = by_id.get(lock.cases[case.id].test_case_id or "")
-            if found is None or comparable_hash(found, case.secret_names) != case.hash:
+            if found is None or found.hash != case.hash:  # no secrets: those cases keep payloads
                 missing.add(case.id)
     return missing
 
 
-def comparable_hash(found: RemoteCase, secret_names: frozenset[str]) -> str:
-    """The remote case's hash computed as the suites' is: secret values as their digests."""
-    return payload_hash(found.payload, secret_names) if secret_names else found.hash
+def shape_hash(found: RemoteCase, case: TestCase) -> str:
+    """The remote case's hash taken as the suites' is: `case`'s secret values as references."""
+    return payload_hash(redact(found.payload, dict(case.secrets))) if case.secrets else found.hash
 
 
 def _lock_entry(case: TestCase, lock: Lockfile) -> tuple[str | None, LockEntry | None]:
@@ -226,12 +230,19 @@ def _plan_case(
     found = remote_by_id.get(tc_id)
     if found is None:
         return act(Kind.RECREATE, reason="deleted outside suitesync")
-    found_hash = comparable_hash(found, case.secret_names)
-    if found_hash == case.hash:
+    if found.hash == case.content_hash:
         if entry.hash != case.hash:
             return act(Kind.RECORD, tc_id, reason="the remote case already matches")
         return _lock_only(act, entry, case, tc_id)
     changes = field_changes(found.payload, case.payload, case.secret_names)
+    found_hash = shape_hash(found, case)
+    if found_hash == case.hash == entry.hash:  # only secret values differ: nothing tells which side
+        return act(
+            Kind.UPDATE,
+            tc_id,
+            reason=f"{_secret_names(case)} differs from the platform's copy",
+            changes=changes,
+        )
     if found_hash != entry.hash:
         return act(
             Kind.DRIFT, tc_id, "edited outside suitesync; the plan makes it match the file again", changes
@@ -303,33 +314,56 @@ def assumptions_of(
     environment: str | None = None,
 ) -> Assumptions:
     suites = _digest(f"{c.id} {c.agent_id} {c.hash} {c.protect}" for c in sorted(desired, key=_by_id))
-    secrets = _secret_names_by_remote_id(desired, lock)
+    secret_cases = _secret_cases_by_remote_id(desired, lock)
     remote_hashes = None
+    on_platform: dict[str, bool] = {}
     if remote is not None:
         remote_hashes = {
             agent: _digest(
-                f"{rc.test_case_id} {comparable_hash(rc, secrets.get(rc.test_case_id, frozenset()))}"
+                f"{rc.test_case_id} {_plan_file_hash(rc, secret_cases)}"
                 for rc in sorted(cases, key=_by_remote_id)
             )
             for agent, cases in remote.items()
         }
-    secret_cases = {c.id: redacted_hash(c) for c in desired if c.secrets and c.payload_json is not None}
-    return Assumptions(lock.identity, lock.serial, suites, remote_hashes, environment, secret_cases)
+        by_id = {rc.test_case_id: rc for rcs in remote.values() for rc in rcs}
+        on_platform = {
+            case.id: by_id[tc_id].hash == case.content_hash
+            for tc_id, case in secret_cases.items()
+            if tc_id in by_id
+        }
+    references = {c.id: c.hash for c in desired if c.secrets}
+    return Assumptions(
+        lock.identity, lock.serial, suites, remote_hashes, environment, references, on_platform
+    )
 
 
-def redacted_hash(case: TestCase) -> str:
-    """The hash of a case's payload with its secret values as `${env:NAME}` references."""
-    return payload_hash(case.redacted_payload())
+def _plan_file_hash(found: RemoteCase, secret_cases: Mapping[str, TestCase]) -> str:
+    """What a plan file records of a remote case: a case with secrets as its shape (values as
+    references), since a fast hash of its values would let them be guessed offline."""
+    case = secret_cases.get(found.test_case_id)
+    return shape_hash(found, case) if case is not None else found.hash
 
 
-def _secret_names_by_remote_id(desired: Sequence[TestCase], lock: Lockfile) -> dict[str, frozenset[str]]:
-    """Which remote cases carry secrets: a plan file must not hold a fast hash of one."""
-    names: dict[str, frozenset[str]] = {}
+def _secret_cases_by_remote_id(desired: Sequence[TestCase], lock: Lockfile) -> dict[str, TestCase]:
+    """The desired cases with secrets, by the testCaseId the lockfile records for them."""
+    found: dict[str, TestCase] = {}
     for case in desired:
         entry = lock.cases.get(case.id)
         if case.secrets and entry is not None and entry.test_case_id:
-            names[entry.test_case_id] = case.secret_names
-    return names
+            found[entry.test_case_id] = case
+    return found
+
+
+def _secret_names(case: TestCase) -> str:
+    return secret_change(case.secrets)
+
+
+def secret_change(secrets: Iterable[tuple[str, str]]) -> str:
+    """ "the value of ${env:PIN} (mockData.pin)", naming every candidate when there are several."""
+    pairs = sorted(set(secrets), key=lambda pair: pair[1])
+    variables = " or ".join("${env:" + env + "}" for env in dict.fromkeys(env for _, env in pairs))
+    fields = ", ".join(f"mockData.{name}" for name, _ in pairs)
+    return f"the value of {variables} ({fields})"
 
 
 def _by_id(case: TestCase) -> str:
