@@ -327,7 +327,7 @@ def assumptions_of(
         }
         by_id = {rc.test_case_id: rc for rcs in remote.values() for rc in rcs}
         on_platform = {
-            case.id: by_id[tc_id].hash == case.content_hash
+            case.id: _secrets_match(by_id[tc_id], case)
             for tc_id, case in secret_cases.items()
             if tc_id in by_id
         }
@@ -335,6 +335,22 @@ def assumptions_of(
     return Assumptions(
         lock.identity, lock.serial, suites, remote_hashes, environment, references, on_platform
     )
+
+
+def _secrets_match(found: RemoteCase, case: TestCase) -> bool:
+    """Whether the platform's copy holds the secret values the environment gives `case`."""
+    names = case.secret_names
+    remote = {
+        m["variableName"]: m["value"]
+        for m in found.payload.get("mockData") or []
+        if m["variableName"] in names
+    }
+    desired = {
+        m["variableName"]: m["value"]
+        for m in case.payload.get("mockData") or []
+        if m["variableName"] in names
+    }
+    return remote == desired
 
 
 def _plan_file_hash(found: RemoteCase, secret_cases: Mapping[str, TestCase]) -> str:
