@@ -334,3 +334,19 @@ def test_a_killed_writer_leaves_the_original_and_its_temporary_goes_on_the_next_
     )
     assert target.read_text() == "next run\n"
     assert _temporaries(tmp_path) == [alive]
+
+
+def test_fmt_writes_a_symlinked_suite_through_to_its_target(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    (tmp_path / "shared").mkdir()
+    real = tmp_path / "shared" / "a.yaml"
+    real.write_text(UNFORMATTED)
+    real.chmod(0o600)
+    link = tmp_path / "a.yaml"
+    link.symlink_to("shared/a.yaml")
+    result = run_cli("fmt", "a.yaml", cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert link.is_symlink() and os.readlink(link) == "shared/a.yaml"
+    assert real.read_text() != UNFORMATTED and "\n  - {id: c0," in real.read_text()
+    assert real.stat().st_mode & 0o777 == 0o600
