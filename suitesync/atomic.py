@@ -50,7 +50,7 @@ def write_atomic(
     except OSError as exc:
         with contextlib.suppress(OSError):
             temporary.unlink()
-        raise WriteError(cannot_write(shown or path, exc), hint=_hint(exc)) from None
+        raise WriteError(cannot_write(shown or path, exc), hint=write_hint(exc)) from None
     except BaseException:
         with contextlib.suppress(OSError):
             temporary.unlink()
@@ -66,7 +66,7 @@ def check_writable(directory: Path, shown: str | Path) -> None:
     try:
         descriptor = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
-        raise WriteError(cannot_write(shown, exc), hint=_hint(exc)) from None
+        raise WriteError(cannot_write(shown, exc), hint=write_hint(exc)) from None
     os.close(descriptor)
     with contextlib.suppress(OSError):
         probe.unlink()
@@ -77,7 +77,8 @@ def cannot_write(path: str | Path, exc: OSError) -> str:
     return f"{path}: cannot write: {reason}; nothing in it was changed"
 
 
-def _hint(exc: OSError) -> str | None:
+def write_hint(exc: OSError) -> str | None:
+    """What to do about a failed write, by its cause."""
     return {
         errno.ENOSPC: "free some disk space, then run the command again",
         errno.EDQUOT: "free some disk space (quota), then run the command again",

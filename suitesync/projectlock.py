@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from suitesync.atomic import write_hint
 from suitesync.errors import ExitCode, SuitesyncError
 from suitesync.settings import STATE_DIR
 from suitesync.statedir import ensure_state_dir, make_private
@@ -55,7 +56,7 @@ def project_lock(
     except OSError as exc:
         raise SuitesyncError(
             f"{path}: cannot take the apply lock: {exc.strerror}; nothing was changed",
-            hint="suitesync needs to write beside the lockfile (a read-only folder?)",
+            hint=write_hint(exc) or "suitesync needs to write in the folder of the lockfile",
         ) from None
     with handle:
         _acquire(handle, path, timeout, on_wait)
