@@ -358,7 +358,15 @@ def run_cmd(
     import threading
 
     from suitesync.commands import RunOptions, run_project
-    from suitesync.reporting import render_to, renderer, run_baseline, run_view, save_run, verdict
+    from suitesync.reporting import (
+        check_outputs,
+        render_to,
+        renderer,
+        run_baseline,
+        run_view,
+        save_run,
+        verdict,
+    )
     from suitesync.results import empty_document
     from suitesync.signals import StopOnSignal
     from suitesync.text import plural
@@ -373,6 +381,7 @@ def run_cmd(
             click.echo(f"\r\033[Kwaiting for verdicts: {done}/{plural(total, 'attempt')}", nl=False, err=True)
 
     try:
+        check_outputs(results, junit)
         base = run_baseline(baseline, settings.env_name, sys.stderr)
         options = RunOptions(patterns, changed, min_pass_rate, timeout, allow_drift, tags)
         document = run_project(settings, options, err=sys.stderr, stop=stop, on_progress=progress)

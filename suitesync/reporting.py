@@ -59,6 +59,20 @@ def save_run(document: ResultsDocument, results: Path | None, history: Path | No
     return written
 
 
+def check_outputs(*paths: Path | None) -> None:
+    """Before a run starts: each output file's folder can be written (or made), so that a typo in
+    `--results` or `--junit` costs nothing. Raises WriteError naming the file."""
+    from suitesync.atomic import check_writable
+
+    for path in paths:
+        if path is None:
+            continue
+        folder = path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent  # the nearest existing folder: the rest is made on writing
+        check_writable(folder, path)
+
+
 def run_baseline(baseline: Path | None, environment: str | None, err: TextIO) -> ResultsDocument | None:
     """The baseline of a run, read before the run starts: a bad `--baseline` stops it before
     anything is sent, and the run's own document (saved after) is never its own baseline. A

@@ -4,14 +4,14 @@ One document per `suitesync run`, described by `schemas/results.schema.json`. It
 baselines and reports read, so it keeps everything a reviewer needs later: which suites and which
 agent configuration ran, every attempt's verdict, the judge's remarks and the conversation. No
 secret is in it: the texts that come back from the platform have the values of `${env:...}`
-mock data replaced by their references before they get here (see `redact_text`).
+mock data replaced by their references before they get here (`masking.mask_run_report`).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,18 +158,6 @@ def empty_document(min_pass_rate: float, environment: str | None) -> ResultsDocu
 
     now = datetime.now(UTC).isoformat(timespec="milliseconds")
     return ResultsDocument("", now, now, environment, None, 0, None, min_pass_rate, ())
-
-
-# --- secrets ------------------------------------------------------------------------------------
-
-
-def redact_text(text: str, secrets: Mapping[str, str]) -> str:
-    """`text` with every secret value (value -> its `${env:NAME}` reference) replaced, longest
-    first so that a secret holding another is replaced whole."""
-    for value in sorted(secrets, key=len, reverse=True):
-        if value:
-            text = text.replace(value, secrets[value])
-    return text
 
 
 # --- to JSON --------------------------------------------------------------------------------------
@@ -400,24 +388,15 @@ def save_history(document: ResultsDocument, folder: Path, text: str, keep: int =
 
 
 def write_results(target: Path, text: str) -> None:
-    """Atomically: a reader (a later `report`, a CI step) never sees half a document."""
-    import os
-    import tempfile
+    """Atomically: a reader (a later `report`, a CI step) never sees half a document. Its folder
+    is made if needed (`--results out/run.json`)."""
+    from suitesync.atomic import WriteError, cannot_write, write_atomic, write_hint
 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     except OSError as exc:
-        raise SuitesyncError(f"{target}: cannot write it ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, target)
-    except BaseException as exc:
-        Path(temporary).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise SuitesyncError(f"{target}: cannot write it ({exc.strerror or exc})") from None
-        raise
+        raise WriteError(cannot_write(target, exc), hint=write_hint(exc)) from None
+    write_atomic(target, text.encode("utf-8"))
 
 
 def newest_for(folder: Path, environment: str | None) -> ResultsDocument | None:

@@ -1,9 +1,9 @@
-"""A finished (or stopped) run as a results document: verdicts, agent fingerprints, git, secrets out.
+"""A finished (or stopped) run as a results document: verdicts, agent fingerprints, git.
 
 Inputs are values (the run report, the cases, the lockfile, the git facts) and, for the agents'
 fingerprints, the client; the output is a `ResultsDocument`. The test run objects the platform
-returns embed the test case, mock data and all, so every text taken from them has the values of
-`${env:...}` secrets replaced by their references before it enters the document.
+returns embed the test case, mock data and all: the report given here has its secret values
+masked already (`masking.mask_run_report`), and only remarks and conversations are taken from them.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from suitesync.results import (
     GitInfo,
     ResultsDocument,
     Turn,
-    redact_text,
 )
 
 if TYPE_CHECKING:
@@ -77,14 +76,13 @@ def _iso(moment: float) -> str:
 
 
 def _case_record(result: CaseResult, case: TestCase) -> CaseRecord:
-    secrets = secret_values(case)
     attempts = tuple(
         AttemptRecord(
             job_id=a.job_id,
             chat_id=a.chat_id or None,
             verdict=PASS if a.passed else FAIL,
-            remarks=redact_text(a.remarks, secrets),
-            conversation=tuple(Turn(role, redact_text(text, secrets)) for role, text in a.conversation),
+            remarks=a.remarks,
+            conversation=tuple(Turn(role, text) for role, text in a.conversation),
         )
         for a in result.attempts
     )
@@ -103,18 +101,6 @@ def _case_record(result: CaseResult, case: TestCase) -> CaseRecord:
         label=case.label,
         unfinished=result.unfinished,
     )
-
-
-def secret_values(case: TestCase) -> dict[str, str]:
-    """value -> `${env:NAME}` for each of the case's secret mock data (values of the environment)."""
-    if not case.secrets or case.payload_json is None:
-        return {}
-    names = dict(case.secrets)
-    return {
-        str(m["value"]): "${env:" + names[m["variableName"]] + "}"
-        for m in case.payload.get("mockData") or []
-        if m["variableName"] in names
-    }
 
 
 # --- agents -------------------------------------------------------------------------------------
