@@ -172,9 +172,10 @@ def _html(text: str) -> str:
 
 
 def _md_escape(text: str) -> str:
-    """Platform text in markdown: no raw HTML, no stray table pipes or emphasis."""
+    """Platform text in markdown: no raw HTML, links, code spans, table pipes or `*` emphasis.
+    `_` stays: GitHub reads no emphasis inside a word, and `${env:CUSTOMER_PIN}` must read as is."""
     escaped = _html(" ".join(text.split()))
-    for char in "\\`*_[]|":
+    for char in "\\`*[]|":
         escaped = escaped.replace(char, "\\" + char)
     return escaped
 
