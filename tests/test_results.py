@@ -343,3 +343,33 @@ def test_an_agent_that_cannot_be_read_has_no_fingerprint_and_a_reason(emulator: 
         None,
         "GET /v1/agents/NoSuchAgent01: HTTP 404: Agent NoSuchAgent01 not found",
     )
+
+
+def test_markdown_folds_each_failure_and_caps_its_size() -> None:
+    import io
+
+    from suitesync.results import AttemptRecord, CaseRecord, ResultsDocument, Turn
+    from suitesync.resultsreport import write_results_markdown
+    from suitesync.resultsview import build_view
+
+    chat = (Turn("user", "I want my money | back."), Turn("assistant", "<b>No</b>."))
+    cases = tuple(
+        CaseRecord(
+            f"case-{n}",
+            f"tc_{n}",
+            AGENT,
+            "suites/a.yaml",
+            "h",
+            1.0,
+            (AttemptRecord("j", "c", "fail", "No.", chat),),
+        )
+        for n in range(5)
+    )
+    stamp = "2026-01-01T00:00:00.000+00:00"
+    document = ResultsDocument("0.1.0", stamp, stamp, None, None, 0, None, 1.0, cases)
+    out = io.StringIO()
+    write_results_markdown(build_view(document), out, limit=1_200)
+    text = out.getvalue()
+    assert text.count("<details>") == 4 and "_1 more failing case not shown (over 1,200 characters)" in text
+    assert len(text) < 1_200 + 200  # the note itself may pass the limit
+    assert "- **user:** I want my money \\| back." in text and "- **agent:** &lt;b&gt;No&lt;/b&gt;." in text
