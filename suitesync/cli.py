@@ -358,30 +358,16 @@ def run_cmd(
     import threading
 
     from suitesync.commands import RunOptions, run_project
-    from suitesync.reporting import (
-        check_outputs,
-        render_to,
-        renderer,
-        run_baseline,
-        run_view,
-        save_run,
-        verdict,
-    )
+    from suitesync.reporting import RunOutputs, check_outputs, run_baseline, write_run_outputs
     from suitesync.results import empty_document
     from suitesync.signals import StopOnSignal
-    from suitesync.text import plural
 
     settings = _settings(ctx, directory, env_name)
     stop = threading.Event()
     signals = StopOnSignal(stop, "no new batch run starts; the ones started go on on the platform")
-    tty = sys.stderr.isatty()
-
-    def progress(done: int, total: int) -> None:
-        if tty:
-            click.echo(f"\r\033[Kwaiting for verdicts: {done}/{plural(total, 'attempt')}", nl=False, err=True)
-
+    progress = _verdicts_progress(sys.stderr.isatty())
     try:
-        check_outputs(results, junit)
+        check_outputs(results, junit)  # before anything is sent: a typo costs nothing
         base = run_baseline(baseline, settings.env_name, sys.stderr)
         options = RunOptions(patterns, changed, min_pass_rate, timeout, allow_drift, tags)
         document = run_project(settings, options, err=sys.stderr, stop=stop, on_progress=progress)
@@ -389,19 +375,33 @@ def run_cmd(
         raise signals.instead_of(exc, "run stopped before any batch run started") from None
     finally:
         signals.restore()
-        if tty:
-            click.echo("\r\033[K", nl=False, err=True)
+        progress(-1, 0)
     if document is None:
         click.echo("no cases to run (none selected, or none applied yet)", err=True)
         document = empty_document(min_pass_rate, settings.env_name)  # CI still finds its files
-    save_run(document, results, settings.state_dir / "results")
-    view = run_view(document, base)
-    if document.cases:
-        renderer(fmt)(view, sys.stdout)
-    if junit is not None:
-        render_to(junit, "junit", view)  # always: unfinished cases are its errors
+    outputs = RunOutputs(fmt, junit, results, settings.state_dir / "results")
+    view = write_run_outputs(document, base, outputs, sys.stdout)
     if document.stopped is not None:
         raise _stopped(document, signals.received)
+    return _run_exit_code(view, fail_on)
+
+
+def _verdicts_progress(tty: bool) -> Callable[[int, int], None]:
+    """A live counter of verdicts on a terminal (done < 0 clears it); nothing elsewhere."""
+    from suitesync.text import plural
+
+    def progress(done: int, total: int) -> None:
+        if tty and done < 0:
+            click.echo("\r\033[K", nl=False, err=True)
+        elif tty:
+            click.echo(f"\r\033[Kwaiting for verdicts: {done}/{plural(total, 'attempt')}", nl=False, err=True)
+
+    return progress
+
+
+def _run_exit_code(view: Any, fail_on: str) -> int:
+    from suitesync.reporting import verdict
+
     outcome = verdict(view, fail_on)
     if outcome.reason:
         click.echo(f"--fail-on {fail_on}: {outcome.reason}", err=True)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from suitesync.client import SigmaMindClient
     from suitesync.importer import Import
     from suitesync.results import ResultsDocument
+    from suitesync.run import RunReport
 
 
 @dataclass(frozen=True)
@@ -422,21 +423,14 @@ def run_project(
     """
     from suitesync.masking import Masker, mask_run_report
     from suitesync.run import agents_in, run_batches, select_cases
-    from suitesync.runresults import agent_fingerprints, build_document, git_info
+    from suitesync.runresults import agent_fingerprints
 
     lock = read_lockfile(settings.lockfile)
     cases, agents = load_valid_cases(settings, lock, err, doing="run")
     _check_patterns(options.patterns, [case.id for case in cases])
     _check_selection(options, cases)
     with _connect(settings, agents, err, stop=stop) as client:
-        plan = plan_with(settings, lock, cases, client, agents, prune=False)
-        if plan.has_changes and not options.allow_drift:
-            raise SuitesyncError(
-                f"{plural(len(plan.actions), 'case')} {'is' if len(plan.actions) == 1 else 'are'} "
-                "not applied as the suites describe them "
-                "(the plan is not empty)",
-                hint="apply first, or pass --allow-drift to run what is on the platform",
-            )
+        _check_applied(plan_with(settings, lock, cases, client, agents, prune=False), options.allow_drift)
         selected = select_cases(cases, lock, options.patterns, options.changed, options.tags)
         if not selected:
             return None
@@ -452,15 +446,39 @@ def run_project(
         # A stopped run skips the look-up: its document must be written before the exit.
         ran = sorted({item.case.agent_id for item in selected})
         fingerprints = {} if stop.is_set() else agent_fingerprints(client, ran)
+    fingerprints = {a: fingerprints.get(a, (None, "the run was stopped first")) for a in ran}
     # A judge's remarks or a conversation may quote a secret the case gave the agent: masked
     # before the document holds them.
+    masked = mask_run_report(report, Masker(known_secrets(settings, cases)))
+    return _results_document(settings, masked, [item.case for item in selected], lock, fingerprints)
+
+
+def _check_applied(plan: Plan, allow_drift: bool) -> None:
+    if plan.has_changes and not allow_drift:
+        raise SuitesyncError(
+            f"{plural(len(plan.actions), 'case')} {'is' if len(plan.actions) == 1 else 'are'} "
+            "not applied as the suites describe them "
+            "(the plan is not empty)",
+            hint="apply first, or pass --allow-drift to run what is on the platform",
+        )
+
+
+def _results_document(
+    settings: Settings,
+    report: RunReport,
+    cases: list[TestCase],
+    lock: Lockfile,
+    fingerprints: dict[str, tuple[str | None, str | None]],
+) -> ResultsDocument:
+    from suitesync.runresults import build_document, git_info
+
     return build_document(
-        mask_run_report(report, Masker(known_secrets(settings, cases))),
-        [item.case for item in selected],
+        report,
+        cases,
         lock,
         environment=settings.env_name,
         git=git_info(settings.root, settings.environ),
-        fingerprints={a: fingerprints.get(a, (None, "the run was stopped first")) for a in ran},
+        fingerprints=fingerprints,
         version=_version(),
     )
 

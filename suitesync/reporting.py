@@ -38,6 +38,30 @@ def write_junit(view: ResultsView, out: TextIO) -> None:
     out.write(junit_xml(view).decode("utf-8"))
 
 
+@dataclass(frozen=True)
+class RunOutputs:
+    """Where a run's results go: the report's format on standard output, the files."""
+
+    fmt: str = "text"
+    junit: Path | None = None
+    results: Path | None = None
+    history: Path | None = None  # the project's .suitesync/results/
+
+
+def write_run_outputs(
+    document: ResultsDocument, baseline: ResultsDocument | None, outputs: RunOutputs, out: TextIO
+) -> ResultsView:
+    """Save the document (history first, then --results), render it on `out`, write --junit
+    (always: unfinished cases are its errors). The view, for the exit code."""
+    save_run(document, outputs.results, outputs.history)
+    view = run_view(document, baseline)
+    if document.cases:
+        renderer(outputs.fmt)(view, out)
+    if outputs.junit is not None:
+        render_to(outputs.junit, "junit", view)
+    return view
+
+
 def render_to(path: Path, fmt: str, view: ResultsView) -> None:
     """Render into a file, atomically (a CI step that publishes it never reads half a file)."""
     import io
