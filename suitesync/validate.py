@@ -8,6 +8,7 @@ that editors use. Each error's instance path is mapped back to its place in the 
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -442,9 +443,16 @@ def _schema_problem(parsed: ParsedFile, path: list[str | int], error: Any) -> Pr
         hint = "use letters, digits, '_', '.' or '-', not starting with a digit"
         message = f'{where}: "{printable(bad, 80)}" is not a valid variable name'
         return _problem_at(parsed, parsed.locate_key([*path, bad]), "schema-name", message, hint)
-    # jsonschema_rs's own wording quotes the whole value, however long or unprintable.
-    message = printable(f"{where}: {error.message}", 300)
-    return _problem_at(parsed, spot, f"schema-{kind.name.lower()}", message)
+    return _problem_at(parsed, spot, f"schema-{kind.name.lower()}", f"{where}: {_own_words(error)}")
+
+
+def _own_words(error: Any) -> str:
+    """jsonschema_rs's message, whose quote of the value (in JSON, however long) is cut short."""
+    message = str(error.message)
+    if isinstance(error.instance, str):
+        quoted = json.dumps(error.instance, ensure_ascii=False)
+        message = message.replace(quoted, f'"{printable(error.instance, 80)}"')
+    return printable(message, 300)
 
 
 def _value_text(value: Any) -> str:
