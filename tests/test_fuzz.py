@@ -15,17 +15,21 @@ from __future__ import annotations
 
 import os
 import re
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import EXAMPLES, FIXTURES, Result, run_cli
 
-EXAMPLES_COUNT = int(os.environ.get("SUITESYNC_FUZZ_EXAMPLES", "120"))
+EXAMPLES_COUNT = int(os.environ.get("SUITESYNC_FUZZ_EXAMPLES", "200"))
 SECONDS_PER_INPUT = 5.0
 
 SUITE_SEEDS = sorted([*(EXAMPLES / "suites").rglob("*.yaml"), *(FIXTURES / "suites").rglob("*.yaml")])
@@ -293,11 +297,13 @@ def _mutated(seed: bytes, mutations: list[Mutation]) -> bytes:
 
 
 suites = st.builds(_mutated, st.sampled_from(SUITE_BYTES), st.lists(mutation, min_size=1, max_size=4))
-configs = st.one_of(
-    st.just(PLAIN_CONFIG),
-    st.just(PLAIN_CONFIG),
-    st.builds(_mutated, st.sampled_from(CONFIG_BYTES), st.lists(mutation, min_size=1, max_size=3)),
-    generated_config().map(lambda text: text.encode("utf-8", "surrogatepass")),
+mutated_configs = st.builds(
+    _mutated, st.sampled_from(CONFIG_BYTES), st.lists(mutation, min_size=1, max_size=3)
+)
+generated_configs = generated_config().map(lambda text: text.encode("utf-8", "surrogatepass"))
+# Most inputs keep a valid config, so that the suites are read at all: a broken config stops first.
+configs = st.integers(min_value=0, max_value=7).flatmap(
+    lambda n: st.just(PLAIN_CONFIG) if n < 6 else mutated_configs if n == 6 else generated_configs
 )
 projects = st.builds(Project, configs, suites)
 
@@ -312,6 +318,15 @@ def run_on(project: Project, root: Path) -> None:
         started = time.process_time()
         result = run_cli(*command, cwd=root)
         assert_well_behaved(command[0], result, time.process_time() - started)
+        event(f"{command[0]}: {_outcome(result)}")
+
+
+def _outcome(result: Result) -> str:
+    """What kind of answer an input got (shown by --hypothesis-show-statistics)."""
+    if "invalid suitesync.yaml" in result.err:
+        return "config refused"
+    codes = sorted({m.group("code") for m in map(LOCATED.match, (result.out + result.err).splitlines()) if m})
+    return ", ".join(codes[:3]) if codes else f"exit {result.code}"
 
 
 @settings(
@@ -325,3 +340,36 @@ def run_on(project: Project, root: Path) -> None:
 def test_any_suite_and_config_gets_a_located_answer(project: Project) -> None:
     with tempfile.TemporaryDirectory() as directory:
         run_on(project, Path(directory))
+
+
+# --- a few inputs as separate processes: the installed entry point, its real exit code ------------
+
+PROCESS_CASES = {
+    "nul": Project(PLAIN_CONFIG, b"agent: support\ncases:\n  - id: a\n    userPrompt: x\x00\n"),
+    "tags": Project(PLAIN_CONFIG, SIBLING.replace(b"id: untouched-sibling", b"id: !!int x")),
+    "huge-number": Project(PLAIN_CONFIG, SIBLING + b"    attempt: " + b"9" * 5_000 + b"\n"),
+    "flood": Project(PLAIN_CONFIG, b"agent: support\ncases: [" + b"1," * 300_000 + b"]\n"),
+    "glob": Project(b'suites: ["suites/' + b"a" * 300 + b'/*.yaml"]\n', SIBLING),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROCESS_CASES))
+def test_hostile_input_as_a_separate_process(tmp_path: Path, name: str) -> None:
+    project = PROCESS_CASES[name]
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suitesync.yaml").write_bytes(project.config)
+    (tmp_path / "suites" / "fuzzed.yaml").write_bytes(project.suite)
+    for command in (["validate"], ["plan", "--no-refresh"]):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        proc = subprocess.run(
+            [sys.executable, "-m", "suitesync", *command],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,  # only turns a hang into a failure; the contract is timed below
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        assert_well_behaved(command[0], Result(proc.returncode, proc.stdout, proc.stderr), cpu)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
