@@ -399,7 +399,7 @@ class Builder:
             self.problem(
                 mark,
                 "yaml-duplicate-key",
-                f'duplicate key "{key}" (first at line {frame.keys[key]})',
+                f'duplicate key "{printable(key, 80)}" (first at line {frame.keys[key]})',
                 "remove one: YAML would silently keep only the last",
             )
             frame.key = _DISCARD
@@ -413,7 +413,8 @@ class Builder:
             self.anchors.append(event)
         expected = TAG_MAP if type(container) is dict else TAG_SEQ
         if event.tag not in (None, "!", expected):
-            self.problem(event.start_mark, "yaml-tag", f"tag {event.tag} is not allowed", "remove the tag")
+            message = f"tag {printable(event.tag, 80)} is not allowed"
+            self.problem(event.start_mark, "yaml-tag", message, "remove the tag")
         stack = self.stack
         if len(stack) >= MAX_DEPTH:
             self.fatal = True
@@ -486,7 +487,7 @@ class Builder:
         self.problem(
             event.start_mark,
             "yaml-tag",
-            f"tag {tag} is not allowed",
+            f"tag {printable(tag, 80)} is not allowed",
             "remove the tag; suite values are plain strings, numbers and booleans",
         )
         return value
