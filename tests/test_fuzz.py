@@ -20,16 +20,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, given, seed, settings
 from hypothesis import strategies as st
 
-from conftest import EXAMPLES, FIXTURES, Result, run_cli
+from conftest import EXAMPLES, FIXTURES, Result, copy_examples, run_cli
 
 EXAMPLES_COUNT = int(os.environ.get("SUITESYNC_FUZZ_EXAMPLES", "200"))
+# A long local run may explore other inputs than CI's fixed sequence: SUITESYNC_FUZZ_SEED=N.
+FUZZ_SEED = os.environ.get("SUITESYNC_FUZZ_SEED")
 SECONDS_PER_INPUT = 5.0
 
 SUITE_SEEDS = sorted([*(EXAMPLES / "suites").rglob("*.yaml"), *(FIXTURES / "suites").rglob("*.yaml")])
@@ -38,11 +40,12 @@ CONFIG_SEEDS = [EXAMPLES / "suitesync.yaml", FIXTURES / "suites" / "invalid" / "
 
 # --- what may come out ----------------------------------------------------------------------------
 
+LOCKFILE_LINE = re.compile(r"^(error: )?\S*suitesync\.lock:\d+:\d+: \S")
 LOCATED = re.compile(r"^(?P<path>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+): (?P<code>[a-z][a-z0-9-]*): \S")
 SUMMARY = re.compile(r"^(ok: \d+ files?, \d+ cases?|\d+ problems? in (\d+ of )?\d+ files?( \(\d+ shown\))?)$")
-STOPS = (
-    "error: invalid suitesync.yaml",
-    "error: the suites are invalid; nothing was planned",
+STOPS = re.compile(
+    r"^(error: invalid suitesync\.yaml|error: the suites are invalid; nothing was planned"
+    r"|error: the lockfile is invalid \(\d+ problems?\):|hint: .*)$"
 )
 EXIT_CODES = {"validate": {0, 1}, "plan": {0, 1}}
 
@@ -56,7 +59,8 @@ def assert_well_behaved(command: str, result: Result, elapsed: float) -> None:
     problem_lines = result.out if command == "validate" else ""
     problem_lines += result.err
     for line in problem_lines.splitlines():
-        assert LOCATED.match(line) or SUMMARY.match(line) or line in STOPS, (
+        located = LOCATED.match(line) or LOCKFILE_LINE.match(line)
+        assert located or SUMMARY.match(line) or STOPS.match(line), (
             f"unlocated line from {command}: {line[:300]!r}"
         )
 
@@ -278,10 +282,12 @@ def generated_config(draw: st.DrawFn) -> str:
 
 @dataclass(frozen=True)
 class Project:
-    """A project on disk: a config and one mutated suite beside an untouched valid one."""
+    """A project on disk: a config, one mutated suite beside an untouched valid one, and maybe a
+    lockfile (the examples' after an apply, mutated or not)."""
 
     config: bytes
     suite: bytes
+    lockfile: bytes | None = None
 
 
 SUITE_BYTES = [p.read_bytes() for p in SUITE_SEEDS]
@@ -308,11 +314,33 @@ configs = st.integers(min_value=0, max_value=7).flatmap(
 projects = st.builds(Project, configs, suites)
 
 
+def lockfiles(applied: bytes) -> st.SearchStrategy[bytes | None]:
+    mutated = st.builds(_mutated, st.just(applied), st.lists(mutation, min_size=1, max_size=3))
+    return st.one_of(st.none(), st.just(applied), mutated)
+
+
+@pytest.fixture(scope="module")
+def applied_lockfile(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The examples' lockfile after an apply to the embedded emulator: a real one to mutate."""
+    root = copy_examples(tmp_path_factory.mktemp("applied") / "project")
+    subprocess.run(
+        [sys.executable, "-m", "suitesync", "apply", "--auto-approve"],
+        cwd=root,
+        env={**os.environ, "SIGMAMIND_BASE_URL": "local"},
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    return (root / "suitesync.lock").read_bytes()
+
+
 def run_on(project: Project, root: Path) -> None:
     (root / "suites").mkdir()
     (root / "suitesync.yaml").write_bytes(project.config)
     (root / "suites" / "fuzzed.yaml").write_bytes(project.suite)
     (root / "suites" / "sibling.yaml").write_bytes(SIBLING)
+    if project.lockfile is not None:
+        (root / "suitesync.lock").write_bytes(project.lockfile)
     for command in (["validate"], ["plan", "--no-refresh"]):
         # CPU time of this process: the work an input costs, whatever else the machine is running.
         started = time.process_time()
@@ -325,19 +353,25 @@ def _outcome(result: Result) -> str:
     """What kind of answer an input got (shown by --hypothesis-show-statistics)."""
     if "invalid suitesync.yaml" in result.err:
         return "config refused"
+    if "suitesync.lock" in result.err:
+        return "lockfile refused"
     codes = sorted({m.group("code") for m in map(LOCATED.match, (result.out + result.err).splitlines()) if m})
     return ", ".join(codes[:3]) if codes else f"exit {result.code}"
 
 
+@(seed(int(FUZZ_SEED)) if FUZZ_SEED else lambda test: test)
 @settings(
     max_examples=EXAMPLES_COUNT,
-    derandomize=True,
+    derandomize=FUZZ_SEED is None,
     database=None,
     deadline=None,  # timed by assert_well_behaved, per command, against SECONDS_PER_INPUT
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
-@given(projects)
-def test_any_suite_and_config_gets_a_located_answer(project: Project) -> None:
+@given(project=projects, data=st.data())
+def test_any_suite_config_and_lockfile_gets_a_located_answer(
+    project: Project, data: st.DataObject, applied_lockfile: bytes
+) -> None:
+    project = replace(project, lockfile=data.draw(lockfiles(applied_lockfile), label="lockfile"))
     with tempfile.TemporaryDirectory() as directory:
         run_on(project, Path(directory))
 
