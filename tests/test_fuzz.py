@@ -40,7 +40,7 @@ CONFIG_SEEDS = [EXAMPLES / "suitesync.yaml", FIXTURES / "suites" / "invalid" / "
 
 # --- what may come out ----------------------------------------------------------------------------
 
-LOCKFILE_LINE = re.compile(r"^(error: )?\S*suitesync\.lock:\d+:\d+: \S")
+LOCKFILE_LINE = re.compile(r"^(error: )?\S*suitesync\.lock(:\d+:\d+)?: \S")  # the path, and where
 LOCATED = re.compile(r"^(?P<path>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+): (?P<code>[a-z][a-z0-9-]*): \S")
 SUMMARY = re.compile(r"^(ok: \d+ files?, \d+ cases?|\d+ problems? in (\d+ of )?\d+ files?( \(\d+ shown\))?)$")
 STOPS = re.compile(
