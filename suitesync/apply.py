@@ -28,6 +28,7 @@ from suitesync.client import (
     RetryableError,
     SigmaMindClient,
     StopRequestedError,
+    printable,
 )
 from suitesync.errors import SuitesyncError
 from suitesync.lockfile import LockEntry, Lockfile, write_lockfile
@@ -61,8 +62,11 @@ class LockState:
     change has been renamed into place. Writes are atomic (see write_lockfile).
     """
 
-    def __init__(self, lock: Lockfile, path: Path, backup_dir: Path | None) -> None:
+    def __init__(
+        self, lock: Lockfile, path: Path, backup_dir: Path | None, stop: threading.Event | None = None
+    ) -> None:
         self.lock = lock.copy()
+        self.stop = stop  # set when the writer fails: no new request starts that it could not record
         self.path = path
         self.backup_dir = backup_dir
         self._cond = threading.Condition()
@@ -131,7 +135,17 @@ class LockState:
         while self._written < target and self._error is None:
             self._cond.wait()
         if self._error is not None:
-            raise SuitesyncError(f"cannot write the lockfile {self.path}: {self._error}") from self._error
+            raise SuitesyncError(self.failure or "", hint=_WRITER_HINT) from self._error
+
+    @property
+    def failure(self) -> str | None:
+        """Why the lockfile could not be written, once the writer has failed."""
+        error = self._error
+        if error is None:
+            return None
+        if isinstance(error, OSError):
+            return f"cannot write the lockfile {self.path}: {printable(str(error))}"
+        return f"internal error: the lockfile writer failed: {type(error).__name__}: {printable(str(error))}"
 
     def _write_loop(self) -> None:
         while True:
@@ -151,14 +165,26 @@ class LockState:
                 snapshot = Lockfile(self.lock.lineage, self.lock.serial, dict(self.lock.cases))
             try:
                 write_lockfile(snapshot, self.path, self.backup_dir)
-            except OSError as exc:  # a full disk, say: every waiter hears of it
-                with self._cond:
-                    self._error = exc
-                    self._cond.notify_all()
+            except Exception as exc:  # a full disk, say, or a bug: every waiter hears of it
+                self._fail(exc)
                 return
             with self._cond:
                 self._written = target
                 self._cond.notify_all()
+
+    def _fail(self, error: Exception) -> None:
+        """The writer is gone: whoever waits for a write hears why, and the run stops starting
+        requests (what they made could not be recorded; the pending intents on disk cover it)."""
+        with self._cond:
+            self._error = error
+            self._cond.notify_all()
+        if self.stop is not None:
+            self.stop.set()
+
+
+_WRITER_HINT = (
+    "the pending intents already on disk are settled by the next apply; fix the cause and run apply again"
+)
 
 
 class Reconciler:
@@ -302,6 +328,10 @@ class Applier:
             return Outcome(action, "failed", error=str(exc))
         except SuitesyncError as exc:
             return Outcome(action, "failed", error=str(exc))
+        except Exception as exc:  # a bug, or a reply nobody foresaw: the action fails, the run goes on
+            return Outcome(
+                action, "failed", error=f"internal error: {type(exc).__name__}: {printable(str(exc))}"
+            )
 
     def _finish(self, outcome: Outcome) -> None:
         self._outcomes.append(outcome)

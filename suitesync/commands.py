@@ -171,7 +171,7 @@ def _execute(
 ) -> ApplyReport:
     from suitesync.apply import Applier, LockState
 
-    state = LockState(lock, settings.lockfile, settings.state_dir)
+    state = LockState(lock, settings.lockfile, settings.state_dir, stop)
     applier = Applier(
         client,
         state,
