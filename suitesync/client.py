@@ -271,6 +271,7 @@ def _kind(value: object) -> str:
 # --- deadlines: one per request, however slowly the server trickles its bytes --------------------
 
 _deadline = threading.local()  # each request runs on one thread from start to last byte
+_DEADLINE_PASSED = "the request's deadline passed"
 
 
 def _time_left(timeout: float | None, error: type[httpcore.TimeoutException]) -> float | None:
@@ -280,7 +281,7 @@ def _time_left(timeout: float | None, error: type[httpcore.TimeoutException]) ->
         return timeout
     left = deadline - time.monotonic()
     if left <= 0:
-        raise error("the request's deadline passed")
+        raise error(_DEADLINE_PASSED)
     return left if timeout is None else min(timeout, left)
 
 
@@ -556,13 +557,19 @@ class SigmaMindClient:
 
     def _exchange(self, method: str, path: str, **kwargs: Any) -> Reply:
         """One request and its whole reply, within the deadline and the size cap."""
-        _deadline.at = time.monotonic() + self.deadline
+        deadline = _deadline.at = time.monotonic() + self.deadline
         try:
             with self._http.stream(method, path, **kwargs) as response:
                 body = _read_capped(response, method, path)
                 return Reply(
                     method, path, response.status_code, response.reason_phrase, response.headers, body
                 )
+        except httpx.TimeoutException as exc:
+            if time.monotonic() < deadline:
+                raise
+            # The last read was cut short by the deadline: say so (same class: a connect timeout
+            # still means nothing was sent).
+            raise type(exc)(_DEADLINE_PASSED) from None
         finally:
             _deadline.at = None
 
@@ -693,7 +700,7 @@ def _transport_problem(error: httpx.TransportError, deadline: float) -> str:
     if isinstance(error, httpx.ConnectError):
         return f"cannot connect ({printable(str(error)) or name})"
     if isinstance(error, httpx.TimeoutException):
-        if "deadline" in str(error):
+        if str(error) == _DEADLINE_PASSED:
             return f"no complete answer within the {deadline:g} s deadline of a request ({name})"
         return f"no answer in time ({name})"
     return f"no answer ({name})"
