@@ -28,12 +28,12 @@ from suitesync.client import (
     RetryableError,
     SigmaMindClient,
     StopRequestedError,
-    printable,
 )
 from suitesync.errors import SuitesyncError
 from suitesync.lockfile import LockEntry, Lockfile, write_lockfile
 from suitesync.models import RemoteCase
 from suitesync.plan import Action, Kind, Plan
+from suitesync.replies import printable
 
 WRITE_INTERVAL_SECONDS = 0.1  # between lockfile writes that nobody waits for
 LIST_POLL_SECONDS = 0.25

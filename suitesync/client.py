@@ -26,13 +26,24 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import httpcore
 import httpx
 import orjson
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
+from suitesync.deadline import DEADLINE_PASSED, deadline_transport, request_deadline
 from suitesync.errors import ConfigError, SuitesyncError
-from suitesync.models import RemoteCase, normalize_agent_id, payload_hash
+from suitesync.models import RemoteCase
+from suitesync.replies import (
+    EXCERPT_CHARS,
+    ShapeError,
+    as_object,
+    checked_batch,
+    count,
+    identifier,
+    kind,
+    printable,
+    remote_case,
+)
 
 if TYPE_CHECKING:
     from suitesync.settings import Secret, Settings
@@ -46,7 +57,6 @@ READ_TIMEOUT_S = 30.0  # one network read or write
 MAX_REPLY_BYTES = 64 * 1024 * 1024  # one reply, decoded; a 50k-case bare list is about 30 MB
 MAX_LIST_PAGES = 10_000  # 1M test cases at LIST_PAGE_SIZE: beyond, the server is looping
 LIST_PAGE_SIZE = 100
-EXCERPT_CHARS = 200  # of a reply or an API message, in a message
 USER_AGENT = "suitesync"
 _BACKOFF = wait_exponential_jitter(multiplier=0.2, max=5.0)  # 0.2 s, 0.4 s, ... capped at 5 s, plus jitter
 
@@ -162,190 +172,12 @@ def check_api_key(key: str, source: str) -> None:
         )
 
 
-def printable(text: str, limit: int = EXCERPT_CHARS) -> str:
-    """Server text made safe for a one-line message: control and format characters (newlines,
-    ANSI escapes, bidi overrides) become spaces, runs of spaces one, `::` (which starts a GitHub
-    Actions workflow command) is broken up, and the text is cut at `limit` characters (`…`)."""
-    head = text[: limit * 4]  # bounds the work on a 1 MB message
-    cleaned = "".join(char if char.isprintable() else " " for char in head)
-    line = " ".join(cleaned.split()).replace("::", ": :")
-    if len(line) > limit or len(head) < len(text):
-        return f"{line[:limit].rstrip()}…"
-    return line
-
-
 def path_segment(value: str, what: str) -> str:
     """An id as one percent-encoded path segment: `/`, `?`, `#` and `%` are escaped, and `.` and
     `..` (which a URL resolves as "here" and "up") are refused, so an id never names another path."""
     if value in ("", ".", ".."):
         raise SuitesyncError(f"{what} {value!r} cannot be used in a URL")
     return quote(value, safe="")
-
-
-class ShapeError(ValueError):
-    """A reply value is not what the docs describe; the client adds the endpoint."""
-
-
-def remote_case(document: object) -> RemoteCase:
-    """Normalise an API test case object: agent id without prefix, payload fields only.
-
-    Raises ShapeError for an object that is not a test case as the docs describe it.
-    """
-    doc = _object(document, "a test case")
-    test_case_id = _identifier(doc.get("testCaseId"), "testCaseId")
-    agent = _object(doc.get("agent") or {}, "agent")
-    agent_id = normalize_agent_id(_text(doc.get("agentId") or agent.get("agentId") or "", "agentId"))
-    payload = {
-        "agentId": agent_id,
-        "userPrompt": _text(doc.get("userPrompt"), "userPrompt"),
-        "successCriteria": _text(doc.get("successCriteria"), "successCriteria"),
-        "label": _optional_text(doc.get("label"), "label"),
-        "llmModel": _optional_text(doc.get("llmModel"), "llmModel"),
-        "mockData": [_mock_variable(item) for item in _list_of(doc.get("mockData") or [], "mockData")],
-        "attempt": _optional_count(doc.get("attempt"), "attempt"),
-    }
-    return RemoteCase(test_case_id, agent_id, payload, payload_hash(payload))
-
-
-def _mock_variable(item: object) -> dict[str, Any]:
-    variable = _object(item, "a mockData entry")
-    return {
-        "variableName": _text(variable.get("variableName"), "mockData[].variableName"),
-        "value": _text(variable.get("value"), "mockData[].value"),
-    }
-
-
-def _object(value: object, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ShapeError(f"{what} is {_kind(value)}, not an object")
-    return value
-
-
-def _list_of(value: object, what: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise ShapeError(f"{what} is {_kind(value)}, not a list")
-    return value
-
-
-def _text(value: object, what: str) -> str:
-    if not isinstance(value, str):
-        raise ShapeError(f"{what} is {_kind(value)}, not a string")
-    return value
-
-
-def _optional_text(value: object, what: str) -> str | None:
-    return None if value is None else _text(value, what)
-
-
-def _identifier(value: object, what: str) -> str:
-    """An id the docs show as a string; a number is taken as its digits."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str) or not value:
-        raise ShapeError(f"{what} is {_kind(value)}, not an id")
-    return value
-
-
-def _optional_count(value: object, what: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ShapeError(f"{what} is {_kind(value)}, not a count")
-    return value
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return f'"{printable(value, 40)}" (a string)'
-    if isinstance(value, int | float):
-        return f"{printable(str(value), 40)} (a number)"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
-
-
-# --- deadlines: one per request, however slowly the server trickles its bytes --------------------
-
-_deadline = threading.local()  # each request runs on one thread from start to last byte
-_DEADLINE_PASSED = "the request's deadline passed"
-
-
-def _time_left(timeout: float | None, error: type[httpcore.TimeoutException]) -> float | None:
-    """The timeout for one network operation: never past the current request's deadline."""
-    deadline: float | None = getattr(_deadline, "at", None)
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise error(_DEADLINE_PASSED)
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read and write ends by the request's deadline (httpx times each
-    read, so a server sending a byte every few seconds would otherwise hold a request for ever)."""
-
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> Any:
-        left = _time_left(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, left))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, backend: httpcore.NetworkBackend) -> None:
-        self._backend = backend
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.NetworkStream:
-        left = _time_left(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._backend.connect_tcp(host, port, left, local_address, socket_options))
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Any = None
-    ) -> httpcore.NetworkStream:
-        left = _time_left(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._backend.connect_unix_socket(path, left, socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)
-
-
-def _deadline_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
-    """httpx's own transport with every connection under the request deadline. httpx offers no
-    hook for httpcore's (public) network backend, so it is set on the pool it made; a test of a
-    trickling server fails if a new httpx version moves it."""
-    transport = httpx.HTTPTransport(limits=limits)
-    pool = transport._pool
-    if not isinstance(pool, httpcore.ConnectionPool):  # pragma: no cover - an httpx upgrade
-        raise AssertionError(f"httpx's transport holds {type(pool).__name__}, not a ConnectionPool")
-    pool._network_backend = _DeadlineBackend(pool._network_backend)
-    return transport
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,7 +247,7 @@ class SigmaMindClient:
             base_url=self.base_url,
             headers={"X-API-Key": api_key.reveal(), "User-Agent": USER_AGENT},
             timeout=timeout,
-            transport=_deadline_transport(limits),
+            transport=deadline_transport(limits),
             follow_redirects=False,
         )
 
@@ -469,7 +301,7 @@ class SigmaMindClient:
         """Start a batch run; its batchId."""
         reply = self._post("/v1/batch-runs", {"agentId": agent_id, "testCases": test_case_ids})
         try:
-            return _identifier(_object(reply.json(), "the reply").get("batchId"), "batchId")
+            return identifier(as_object(reply.json(), "the reply").get("batchId"), "batchId")
         except ShapeError as exc:
             raise reply.shape_error(str(exc)) from None
 
@@ -479,7 +311,7 @@ class SigmaMindClient:
         reply = self._retrying("GET", path, params={"agentId": agent_id})
         assert reply is not None
         try:
-            return _checked_batch(reply.json())
+            return checked_batch(reply.json())
         except ShapeError as exc:
             raise reply.shape_error(str(exc)) from None
 
@@ -489,7 +321,7 @@ class SigmaMindClient:
         runs = self._list(path, {"agentId": agent_id, "batchId": batch_id})
         for run in runs:
             try:
-                _identifier(run.get("jobId"), "jobId")
+                identifier(run.get("jobId"), "jobId")
             except ShapeError as exc:
                 raise ReplyError("GET", path, f"a test run of batch {printable(batch_id)}: {exc}") from None
         return runs
@@ -557,21 +389,9 @@ class SigmaMindClient:
 
     def _exchange(self, method: str, path: str, **kwargs: Any) -> Reply:
         """One request and its whole reply, within the deadline and the size cap."""
-        deadline = _deadline.at = time.monotonic() + self.deadline
-        try:
-            with self._http.stream(method, path, **kwargs) as response:
-                body = _read_capped(response, method, path)
-                return Reply(
-                    method, path, response.status_code, response.reason_phrase, response.headers, body
-                )
-        except httpx.TimeoutException as exc:
-            if time.monotonic() < deadline:
-                raise
-            # The last read was cut short by the deadline: say so (same class: a connect timeout
-            # still means nothing was sent).
-            raise type(exc)(_DEADLINE_PASSED) from None
-        finally:
-            _deadline.at = None
+        with request_deadline(self.deadline), self._http.stream(method, path, **kwargs) as response:
+            body = _read_capped(response, method, path)
+            return Reply(method, path, response.status_code, response.reason_phrase, response.headers, body)
 
     def _retrier(self, retry_on: type[RetryableError]) -> Retrying:
         """Attempts of one request: on `retry_on`, wait (backoff or Retry-After) within the budget."""
@@ -638,7 +458,7 @@ def _case(document: object, method: str, path: str, reply: Reply | None = None) 
 def _objects(items: list[Any], reply: Reply) -> list[dict[str, Any]]:
     for item in items:
         if not isinstance(item, dict):
-            raise reply.shape_error(f"a list item is {_kind(item)}, not an object")
+            raise reply.shape_error(f"a list item is {kind(item)}, not an object")
     return items
 
 
@@ -646,35 +466,18 @@ def _has_next(body: dict[str, Any], reply: Reply) -> bool:
     value = body.get("hasNext")
     if value is None or isinstance(value, bool):
         return bool(value)
-    raise reply.shape_error(f"hasNext is {_kind(value)}, not true or false")
+    raise reply.shape_error(f"hasNext is {kind(value)}, not true or false")
 
 
 def _page_limit(body: dict[str, Any]) -> int:
     """Pages the server says the list has (totalPages, or totalCount over the page size), within
     MAX_LIST_PAGES; read again on every page, as the list may grow while it is read."""
-    pages, count, size = (
-        _count(body.get("totalPages")),
-        _count(body.get("totalCount")),
-        _count(body.get("size")),
-    )
+    pages, total, size = count(body.get("totalPages")), count(body.get("totalCount")), count(body.get("size"))
     if pages is not None:
         return min(pages, MAX_LIST_PAGES)
-    if count is not None and size:
-        return min(math.ceil(count / size), MAX_LIST_PAGES)
+    if total is not None and size:
+        return min(math.ceil(total / size), MAX_LIST_PAGES)
     return MAX_LIST_PAGES
-
-
-def _count(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _checked_batch(document: object) -> dict[str, Any]:
-    batch = _object(document, "the reply")
-    for name in ("successfulAttempts", "failedAttempts", "totalAttempts"):
-        _optional_count(batch.get(name), name)
-    for case in _list_of(batch.get("testCases") or [], "testCases"):
-        _optional_count(_object(case, "a testCases item").get("attempt"), "testCases[].attempt")
-    return batch
 
 
 def _read_capped(response: httpx.Response, method: str, path: str) -> bytes:
@@ -700,7 +503,7 @@ def _transport_problem(error: httpx.TransportError, deadline: float) -> str:
     if isinstance(error, httpx.ConnectError):
         return f"cannot connect ({printable(str(error)) or name})"
     if isinstance(error, httpx.TimeoutException):
-        if str(error) == _DEADLINE_PASSED:
+        if str(error) == DEADLINE_PASSED:
             return f"no complete answer within the {deadline:g} s deadline of a request ({name})"
         return f"no answer in time ({name})"
     return f"no answer ({name})"

@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from suitesync.client import SigmaMindClient, printable
+from suitesync.client import SigmaMindClient
 from suitesync.errors import SuitesyncError
 from suitesync.lockfile import LockEntry, Lockfile
 from suitesync.models import TestCase, normalize_agent_id
+from suitesync.replies import printable
 from suitesync.text import plural
 
 FIRST_POLL_SECONDS = 0.5
