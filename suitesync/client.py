@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 PAYLOAD_FIELDS = ("agentId", "userPrompt", "successCriteria", "label", "llmModel", "mockData", "attempt")
 MAX_RETRY_AFTER_S = 60.0  # one wait the server asks for, at most
-MAX_RETRY_WINDOW_S = 120.0  # all the waits of one request together, at most
+MAX_RETRY_WINDOW_S = 120.0  # from the first try of a request to the end of its last wait, at most
 MAX_CONSECUTIVE_FAILURES = 30
 REQUEST_DEADLINE_S = 60.0  # one request, from connecting to the last byte of its reply
 READ_TIMEOUT_S = 30.0  # one network read or write
@@ -189,7 +189,7 @@ class Reply:
     status: int
     reason: str
     headers: httpx.Headers
-    body: bytes
+    body: bytes | bytearray  # as read: copying a large reply would double its memory
 
     def json(self) -> Any:
         """The body as JSON; ReplyError (naming the endpoint) when it is not JSON."""
@@ -351,10 +351,19 @@ class SigmaMindClient:
                 )
 
     def _retrying(self, method: str, path: str, *, ok404: bool = False, **kwargs: Any) -> Reply | None:
-        """Send an idempotent request, retrying what is worth retrying; None for an allowed 404."""
-        for attempt in self._retrier(RetryableError):
-            with attempt:
-                return self._send(method, path, ok404, **kwargs)
+        """Send an idempotent request, retrying what is worth retrying; None for an allowed 404.
+        When it gives up, the message says after how many tries and how long."""
+        started, tries = time.monotonic(), 0
+        try:
+            for attempt in self._retrier(RetryableError):
+                with attempt:
+                    tries += 1
+                    return self._send(method, path, ok404, **kwargs)
+        except RetryableError as exc:
+            if tries < 2:
+                raise
+            took = f"gave up after {tries} tries in {time.monotonic() - started:.0f} s"
+            raise type(exc)(f"{exc} ({took})", exc.retry_after) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _post(self, path: str, body: dict[str, Any]) -> Reply:
@@ -429,11 +438,12 @@ class SigmaMindClient:
 
     def _should_stop(self, state: RetryCallState) -> bool:
         """Give up after `retries` retries, when the run's budget is spent, or when the next wait
-        would take this request's waiting past MAX_RETRY_WINDOW_S."""
+        would end more than MAX_RETRY_WINDOW_S after the first try (tries and waits together;
+        `idle_for` alone counts the waits when a test replaces the clock's sleep)."""
         if state.attempt_number > self.retries:
             return True
-        waited = state.idle_for + self._wait(state)
-        return waited > MAX_RETRY_WINDOW_S or not self.budget.take()
+        spent = max(state.seconds_since_start or 0.0, state.idle_for)
+        return spent + self._wait(state) > MAX_RETRY_WINDOW_S or not self.budget.take()
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
@@ -480,7 +490,7 @@ def _page_limit(body: dict[str, Any]) -> int:
     return MAX_LIST_PAGES
 
 
-def _read_capped(response: httpx.Response, method: str, path: str) -> bytes:
+def _read_capped(response: httpx.Response, method: str, path: str) -> bytearray:
     """The reply's body, refused (without reading on) beyond MAX_REPLY_BYTES."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > MAX_REPLY_BYTES:
@@ -490,7 +500,7 @@ def _read_capped(response: httpx.Response, method: str, path: str) -> bytes:
         body += chunk
         if len(body) > MAX_REPLY_BYTES:
             raise _too_large(method, path)
-    return bytes(body)
+    return body
 
 
 def _too_large(method: str, path: str) -> ReplyError:
