@@ -199,6 +199,7 @@ class Reconciler:
         self.stop = stop
         self._locks: dict[str, threading.Lock] = {}
         self._listings: dict[str, tuple[float, list[RemoteCase]]] = {}
+        self._failures: dict[str, tuple[float, SuitesyncError]] = {}  # the last list call that gave up
         self._guard = threading.Lock()
 
     def find(self, agent_id: str, digest: str, since: float) -> RemoteCase | None:
@@ -221,14 +222,24 @@ class Reconciler:
             self.stop.wait(min(LIST_POLL_SECONDS, max(0.01, deadline - time.time())))
 
     def _listing(self, agent_id: str, fresher_than: float) -> tuple[float, list[RemoteCase]]:
+        asked = time.time()
         with self._guard:
             lock = self._locks.setdefault(agent_id, threading.Lock())
         with lock:  # one list call at a time per agent; later askers reuse a fresh enough one
             cached = self._listings.get(agent_id)
             if cached is not None and cached[0] >= fresher_than:
                 return cached
+            failed = self._failures.get(agent_id)
+            if failed is not None and failed[0] >= asked:
+                # A list call that ended while this thread waited for it gave up after all its
+                # retries: trying again at once would only wait as long again (a dead API).
+                raise failed[1]
             started = time.time()
-            listing = (started, self.client.list_cases(agent_id))
+            try:
+                listing = (started, self.client.list_cases(agent_id))
+            except SuitesyncError as exc:
+                self._failures[agent_id] = (time.time(), exc)
+                raise
             self._listings[agent_id] = listing
             return listing
 
