@@ -16,7 +16,9 @@ def printable(text: str, limit: int = EXCERPT_CHARS) -> str:
     Actions workflow command) is broken up, and the text is cut at `limit` characters (`…`)."""
     head = text[: limit * 4]  # bounds the work on a 1 MB message
     cleaned = "".join(char if char.isprintable() else " " for char in head)
-    line = " ".join(cleaned.split()).replace("::", ": :")
+    line = " ".join(cleaned.split())
+    while "::" in line:  # ":::" leaves "::" after one pass
+        line = line.replace("::", ": :")
     if len(line) > limit or len(head) < len(text):
         return f"{line[:limit].rstrip()}…"
     return line

@@ -209,3 +209,20 @@ def test_a_create_refused_every_time_gives_up_with_the_429(emulator: Emulator) -
         client.create_case(BODY)
     assert [r["method"] for r in emulator.requests()] == ["POST"] * 3
     assert emulator.store.create_counts() == {}
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("line one\nline two\r\n", "line one line two"),
+        ("\x1b[31mred\x1b[0m", "[31mred [0m"),
+        ("::error file=a::pwned", ": :error file=a: :pwned"),
+        (":::warning::x", ": : :warning: :x"),
+        ("right\u202eto left\u00a0spaced\x7f", "right to left spaced"),
+        ("x" * 5000, "x" * 200 + "…"),
+    ],
+)
+def test_server_text_is_made_one_printable_capped_line(raw: str, shown: str) -> None:
+    from suitesync.replies import printable
+
+    assert printable(raw) == shown
