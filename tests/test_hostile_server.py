@@ -215,7 +215,7 @@ def test_a_lockfile_that_cannot_be_written_mid_run_stops_the_run(tmp_path: Path,
     lockfile = project / "suitesync.lock"
     try:
         assert emulator.gate.wait_holding(1)
-        wait_until(lambda: read_lockfile(lockfile).cases["case-0000"].agent_id == OTHER_AGENT)
+        wait_until(lambda: confirmed_on(read_lockfile(lockfile).cases["case-0000"], OTHER_AGENT))
         lockfile.rename(project / "before.lock")
         (lockfile / "in-the-way").mkdir(parents=True)
         emulator.gate.open()
@@ -233,6 +233,11 @@ def test_a_lockfile_that_cannot_be_written_mid_run_stops_the_run(tmp_path: Path,
     again = apply(project, emulator.url)
     assert again.returncode == 0, again.stdout[-1500:] + again.stderr
     assert_converged(emulator, project, 5)
+
+
+def confirmed_on(entry: LockEntry, agent: str) -> bool:
+    """The create on `agent` is confirmed on disk: the writer has nothing left to write."""
+    return entry.agent_id == agent and entry.test_case_id is not None and not entry.pending
 
 
 def start(project: Path, url: str, *args: str) -> subprocess.Popen[str]:
