@@ -63,9 +63,15 @@ class LockState:
     """
 
     def __init__(
-        self, lock: Lockfile, path: Path, backup_dir: Path | None, stop: threading.Event | None = None
+        self,
+        lock: Lockfile,
+        path: Path,
+        backup_dir: Path | None,
+        project: str | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.lock = lock.copy()
+        self.project = project  # stamped on every entry this apply records (a shared lockfile)
         self.stop = stop  # set when the writer fails: no new request starts that it could not record
         self.path = path
         self.backup_dir = backup_dir
@@ -93,9 +99,10 @@ class LockState:
                 if old is not None and old.test_case_id and self._owners.get(old.test_case_id) == case_id:
                     del self._owners[old.test_case_id]
                 if entry is not None:
-                    self.lock.cases[case_id] = entry
-                    if entry.test_case_id:
-                        self._owners[entry.test_case_id] = case_id
+                    stamped = replace(entry, project=self.project)
+                    self.lock.cases[case_id] = stamped
+                    if stamped.test_case_id:
+                        self._owners[stamped.test_case_id] = case_id
             self._version += 1
             target = self._version
             if durable:
@@ -135,7 +142,8 @@ class LockState:
         while self._written < target and self._error is None:
             self._cond.wait()
         if self._error is not None:
-            raise SuitesyncError(self.failure or "", hint=_WRITER_HINT) from self._error
+            hint = self._error.hint if isinstance(self._error, SuitesyncError) else None
+            raise SuitesyncError(self.failure or "", hint=hint or _WRITER_HINT) from self._error
 
     @property
     def failure(self) -> str | None:
@@ -143,6 +151,8 @@ class LockState:
         error = self._error
         if error is None:
             return None
+        if isinstance(error, SuitesyncError):  # an atomic write that failed says which file and why
+            return str(error)
         if isinstance(error, OSError):
             return f"cannot write the lockfile {self.path}: {printable(str(error))}"
         return f"internal error: the lockfile writer failed: {type(error).__name__}: {printable(str(error))}"
@@ -365,7 +375,7 @@ class Applier:
             if entry is None or not entry.pending or entry.hash != case.hash:
                 remaining.append(action)
                 continue
-            found = self.reconciler.find(case.agent_id, case.hash, since=since)
+            found = self.reconciler.find(case.agent_id, case.content_hash, since=since)
             if found is not None and self.state.adopt(
                 action.case_id, self._entry(action, found.test_case_id)
             ):
@@ -395,7 +405,7 @@ class Applier:
             try:
                 made = self.client.create_case(case.payload)
             except OutcomeUnknownError:
-                found = self.reconciler.find(case.agent_id, case.hash, since=sent_at)
+                found = self.reconciler.find(case.agent_id, case.content_hash, since=sent_at)
                 if found is not None and self.state.adopt(
                     action.case_id, self._entry(action, found.test_case_id)
                 ):

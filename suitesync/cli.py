@@ -326,6 +326,7 @@ def run_cmd(
     """Batch-run the project's cases on the platform, wait for the verdicts, report them."""
     import threading
 
+    from suitesync.atomic import write_atomic
     from suitesync.commands import RunOptions, run_project
     from suitesync.run import RunReport
     from suitesync.runreport import junit_xml, write_run_json, write_run_markdown, write_run_text
@@ -356,7 +357,7 @@ def run_cmd(
     else:
         {"json": write_run_json, "markdown": write_run_markdown}.get(fmt, write_run_text)(report, sys.stdout)
     if junit is not None:
-        junit.write_bytes(junit_xml(report))  # always: unfinished cases are its errors
+        write_atomic(junit, junit_xml(report))  # always: unfinished cases are its errors
     if report.stopped is not None:
         raise _stopped(report, signals.received)
     return ExitCode.TESTS_FAILED if report.failed else ExitCode.OK

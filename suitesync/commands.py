@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,11 +10,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from suitesync.atomic import WriteError, cannot_write, check_writable
 from suitesync.errors import Cancelled, ExitCode, SuitesyncError
 from suitesync.load import display_path
 from suitesync.lockfile import Lockfile, read_lockfile
 from suitesync.models import TestCase
-from suitesync.plan import Kind, Plan, assumptions_of, build_plan, payload_needed, payloads_missing
+from suitesync.plan import (
+    Kind,
+    Plan,
+    assumptions_of,
+    build_plan,
+    owned_by,
+    payload_needed,
+    payloads_missing,
+)
 from suitesync.report import write_embedded_agents, write_validation_text
 from suitesync.settings import Settings
 from suitesync.state import agents_of, list_agent_cases, load_desired, refresh_remote, rehydrate
@@ -46,7 +56,7 @@ def load_valid_cases(
     if not desired.ok:
         write_validation_text(desired, err, err)
         raise SuitesyncError(f"the suites are invalid; nothing was {doing}")
-    return desired.cases, agents_of(desired, lock)
+    return desired.cases, agents_of(desired, lock, project_tag(settings))
 
 
 def plan_with(
@@ -59,11 +69,34 @@ def plan_with(
     prune: bool,
 ) -> Plan:
     """The plan of these cases; with a client, against the platform's current state."""
+    project = project_tag(settings)
+    _check_not_foreign(cases, lock, project, settings.lockfile)
     remote = None
     if client is not None:
         remote = refresh_remote(client, agents, settings)
         cases = rehydrate(settings, cases, payloads_missing(cases, lock, remote))
-    return build_plan(cases, lock, remote, prune=prune, environment=settings.env_name)
+    return build_plan(cases, lock, remote, prune=prune, environment=settings.env_name, project=project)
+
+
+def project_tag(settings: Settings) -> str | None:
+    """How this project's lockfile entries name it: its folder relative to the lockfile's real
+    folder, or None when that is the same folder (a lockfile nobody shares never names one)."""
+    lockfile_dir = os.path.realpath(settings.lockfile.parent)
+    relative = Path(os.path.relpath(os.path.realpath(settings.root), lockfile_dir)).as_posix()
+    return None if relative == "." else relative
+
+
+def _check_not_foreign(cases: list[TestCase], lock: Lockfile, project: str | None, lockfile: Path) -> None:
+    """A case id that another project sharing the lockfile recorded would take over its remote case."""
+    for case in cases:
+        for name in (case.id, *case.previous_ids):
+            entry = lock.cases.get(name)
+            if entry is not None and not owned_by(entry, project):
+                raise SuitesyncError(
+                    f"{case.source}:{case.line}:{case.col}: the id {name} is recorded in {lockfile} by "
+                    f"the project in {entry.project or '.'!r}, which shares that lockfile; nothing was done",
+                    hint="ids must be unique across the projects sharing a lockfile: rename this case",
+                )
 
 
 @contextmanager
@@ -116,22 +149,24 @@ def apply_project(
     SuitesyncError or a subclass before any write request is sent.
     """
     from suitesync.client import RetryBudget
-    from suitesync.projectlock import project_lock
-    from suitesync.savedplan import check_remote, load_saved_plan
+    from suitesync.projectlock import lock_dir_for, project_lock
+    from suitesync.savedplan import check_remote, check_secrets, load_saved_plan
 
     def waiting(holder: str) -> None:
         err.write(f"waiting up to {options.lock_timeout:g} s for the project lock ({holder})\n")
         err.flush()
 
-    with project_lock(settings.state_dir, options.lock_timeout, waiting):
+    with project_lock(lock_dir_for(settings.lockfile), options.lock_timeout, waiting):
         lock = read_lockfile(settings.lockfile)
+        check_lockfile_writable(settings)
         cases, agents = load_valid_cases(settings, lock, err, doing="applied")
         saved = load_saved_plan(settings, options.planfile, cases, lock) if options.planfile else None
         with _connect(settings, agents, err, stop=stop) as client:
             plan = saved or plan_with(settings, lock, cases, client, agents, prune=options.prune)
             if saved is not None and saved.refreshed and options.planfile is not None:
-                remote = assumptions_of(cases, lock, refresh_remote(client, agents, settings)).remote or {}
-                check_remote(options.planfile, saved, remote, settings.describe_agent)
+                now = assumptions_of(cases, lock, refresh_remote(client, agents, settings))
+                check_secrets(options.planfile, saved, now, cases)
+                check_remote(options.planfile, saved, now.remote or {}, settings.describe_agent)
             show_plan(plan)
             if not plan.has_changes:
                 return ApplyReport(plan, [])
@@ -143,6 +178,23 @@ def apply_project(
             # The retry budget grows with the work: a flaky API should not end a large apply.
             client.budget = RetryBudget(100 + 2 * len(plan.actions))
             return _execute(settings, options, plan, lock, client, on_outcome, stop)
+
+
+def check_lockfile_writable(settings: Settings) -> None:
+    """The lockfile's folder and the backup's must take a new file: known before anything is sent
+    (a read-only folder would otherwise fail an apply after its first create)."""
+    check_writable(settings.lockfile.parent, settings.lockfile)
+    try:
+        ensure_state_dir(settings.state_dir)
+    except OSError as exc:
+        raise WriteError(cannot_write(settings.state_dir, exc)) from None
+    check_writable(settings.state_dir, settings.state_dir)
+
+
+def _nearest_existing(directory: Path) -> Path:
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    return directory
 
 
 def _check_not_stopped(stop: threading.Event) -> None:
@@ -171,7 +223,7 @@ def _execute(
 ) -> ApplyReport:
     from suitesync.apply import Applier, LockState
 
-    state = LockState(lock, settings.lockfile, settings.state_dir, stop)
+    state = LockState(lock, settings.lockfile, settings.state_dir, project_tag(settings), stop)
     applier = Applier(
         client,
         state,
@@ -201,10 +253,10 @@ class ImportOptions:
 def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err: TextIO) -> ExitCode:
     """Write the agent's unmanaged remote cases as a suite file and record them in the lockfile."""
     from suitesync.importer import build_import, header_for, write_import
-    from suitesync.projectlock import project_lock
+    from suitesync.projectlock import lock_dir_for, project_lock
 
     agent_id, file_agent = _agent_names(settings, options.agent)
-    with project_lock(settings.state_dir, 0.0):
+    with project_lock(lock_dir_for(settings.lockfile), 0.0):
         lock = read_lockfile(settings.lockfile)
         cases, _ = load_valid_cases(settings, lock, err, doing="imported")
         with _connect(settings, {agent_id}, err) as client:
@@ -215,7 +267,7 @@ def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err
             err.write(f"nothing to import: every test case of agent {agent_id} is already managed\n")
             return ExitCode.OK
         taken = set(lock.cases) | {c.id for c in cases} | {p for c in cases for p in c.previous_ids}
-        result = build_import(remote, taken, file_agent, header_for(agent_id))
+        result = build_import(remote, taken, file_agent, header_for(agent_id), known_secrets(settings, cases))
         _check_import_reads_back(settings, result)
         target = _import_target(settings, options.into, file_agent)
         shown = display_path(target.resolve(), settings.root.resolve())
@@ -225,8 +277,11 @@ def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err
             err.write(f"would import {count} of agent {agent_id} into {shown}\n")
             return ExitCode.OK
         _check_overwrite(target, shown, options.force, cases, lock, result)
-        write_import(result, target, lock, settings.lockfile, settings.state_dir, agent_id)
+        check_lockfile_writable(settings)
+        check_writable(_nearest_existing(target.parent), shown)
+        write_import(result, target, lock, settings, agent_id, project_tag(settings))
     err.write(f"imported {plural(len(result.cases), 'test case')} of agent {agent_id} into {shown}\n")
+    write_import_secrets(result, err)
     unlabelled = [c.case_id for c in result.cases if c.unlabelled]
     if unlabelled:
         names = ", ".join(unlabelled)
@@ -237,6 +292,29 @@ def import_agent(settings: Settings, options: ImportOptions, *, out: TextIO, err
         )
         err.write(f"{which}: {names}\n")
     return ExitCode.OK
+
+
+def known_secrets(settings: Settings, cases: list[TestCase]) -> dict[str, str]:
+    """Every secret value this project knows -> the environment variable that holds it: the API
+    key and each `${env:NAME}` value of the suites (read from the environment, never stored)."""
+    found: dict[str, str] = {}
+    for case in cases:
+        for _, env in case.secrets:
+            value = settings.env_value(env)
+            if value:
+                found.setdefault(value, env)
+    if settings.api_key is not None:
+        found[settings.api_key.reveal()] = settings.api_key_env
+    return found
+
+
+def write_import_secrets(result: Import, err: TextIO) -> None:
+    written = [(c.case_id, name, env) for c in result.cases for name, env in c.secrets]
+    for case_id, name, env in written:
+        err.write(
+            f"{case_id}: mockData.{name} holds the value of {env} on the platform: written as "
+            f"${{env:{env}}}, never as the value\n"
+        )
 
 
 def _check_overwrite(
@@ -284,7 +362,7 @@ def _check_import_reads_back(settings: Settings, result: Import) -> None:
     check = validate_files(
         [parse_text(result.text, "import.yaml")], settings.agents, env_value=settings.env_value
     )
-    hashes = {case.id: case.hash for case in check.cases}
+    hashes = {case.id: case.content_hash for case in check.cases}
     wrong = [c.case_id for c in result.cases if not c.unlabelled and hashes.get(c.case_id) != c.remote.hash]
     if check.problems or wrong:
         raise SuitesyncError(
@@ -340,6 +418,7 @@ def run_project(
     Refuses (unless allow_drift) when the plan is not empty: results would be for other cases
     than the files describe.
     """
+    from suitesync.masking import Masker, mask_run_report
     from suitesync.run import agents_in, run_batches, select_cases
 
     lock = read_lockfile(settings.lockfile)
@@ -358,7 +437,7 @@ def run_project(
         if not selected:
             return None
         err.write(f"running {plural(len(selected), 'case')} on {plural(len(agents_in(selected)), 'agent')}\n")
-        return run_batches(
+        report = run_batches(
             client,
             selected,
             min_pass_rate=options.min_pass_rate,
@@ -366,6 +445,8 @@ def run_project(
             stop=stop,
             on_progress=on_progress,
         )
+        # A judge's remarks may quote a secret the case gave the agent: masked before any output.
+        return mask_run_report(report, Masker(known_secrets(settings, cases)))
 
 
 def _check_patterns(patterns: tuple[str, ...], ids: list[str]) -> None:

@@ -26,8 +26,9 @@ def write_validation_text(result: ValidationResult, out: TextIO, err: TextIO) ->
     if result.ok:
         err.write(f"ok: {plural(result.files, 'file')}, {plural(result.case_count, 'case')}\n")
     else:
-        problems = plural(len(result.problems), "problem")
-        err.write(f"{problems} in {part_of(files_with, result.files, 'file')}\n")
+        problems = plural(result.problem_count, "problem")
+        shown = f" ({result.problem_count - result.omitted} shown)" if result.omitted else ""
+        err.write(f"{problems} in {part_of(files_with, result.files, 'file')}{shown}\n")
 
 
 def write_embedded_agents(agents: list[tuple[str, str | None]], err: TextIO) -> None:
@@ -49,6 +50,7 @@ def write_validation_json(result: ValidationResult, out: TextIO) -> None:
         "files": result.files,
         "cases": result.case_count,
         "problems": [problem.as_dict() for problem in result.problems],
+        "omitted": result.omitted,
     }
     json.dump(document, out, indent=2)
     out.write("\n")
@@ -145,7 +147,9 @@ def _notice_lines(notices: tuple[Notice, ...], limit: int = UNMANAGED_SHOWN) -> 
     """Every notice, but at most `limit` unmanaged cases, then how many more (a platform full of
     hand-made cases must not bury the plan)."""
     unmanaged = [n for n in notices if n.kind is NoticeKind.UNMANAGED]
-    lines = [_notice_text(n) for n in notices if n.kind is not NoticeKind.UNMANAGED]
+    grouped = (NoticeKind.UNMANAGED, NoticeKind.FOREIGN)
+    lines = [_notice_text(n) for n in notices if n.kind not in grouped]
+    lines += _foreign_lines([n for n in notices if n.kind is NoticeKind.FOREIGN])
     shown, rest = capped(unmanaged, limit)
     lines += [_notice_text(n) for n in shown]
     if rest:
@@ -154,6 +158,25 @@ def _notice_lines(notices: tuple[Notice, ...], limit: int = UNMANAGED_SHOWN) -> 
             "them all; `suitesync import --agent ID` adopts them)"
         )
     return lines
+
+
+def _foreign_lines(notices: list[Notice]) -> list[str]:
+    """One line per other project sharing the lockfile: its entries are its business."""
+    by_project: dict[str, list[Notice]] = {}
+    for notice in notices:
+        by_project.setdefault(notice.project or ".", []).append(notice)
+    return [
+        f"another project's: {plural(len(found), 'case')} of the shared lockfile "
+        f"({capped_names([n.case_id or '' for n in found])}) "
+        f"{'was' if len(found) == 1 else 'were'} recorded by the project in {project!r}; "
+        "never updated or deleted from here"
+        for project, found in sorted(by_project.items())
+    ]
+
+
+def capped_names(names: list[str], limit: int = 5) -> str:
+    shown, rest = capped(sorted(names), limit)
+    return ", ".join(shown) + (f" and {rest} more" if rest else "")
 
 
 def _notice_text(notice: Notice) -> str:

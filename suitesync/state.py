@@ -68,9 +68,11 @@ def rehydrate(settings: Settings, cases: list[TestCase], ids: set[str]) -> list[
     return [fresh.get(case.id, case) for case in cases]
 
 
-def agents_of(result: ValidationResult, lock: Lockfile) -> set[str]:
-    """The agents a plan must look at: those the suites name and those the lockfile remembers."""
-    return {case.agent_id for case in result.cases} | {entry.agent_id for entry in lock.cases.values()}
+def agents_of(result: ValidationResult, lock: Lockfile, project: str | None = None) -> set[str]:
+    """The agents a plan must look at: those the suites name and those the lockfile remembers for
+    this project (not those of another project sharing the lockfile)."""
+    remembered = {entry.agent_id for entry in lock.cases.values() if entry.project == project}
+    return {case.agent_id for case in result.cases} | remembered
 
 
 def refresh_remote(

@@ -276,7 +276,7 @@ def test_a_writer_that_dies_of_a_bug_ends_the_wait_with_an_internal_error(
 
     monkeypatch.setattr("suitesync.apply.write_lockfile", broken)
     stop = threading.Event()
-    state = LockState(Lockfile("0" * 32, 1, {}), tmp_path / "suitesync.lock", None, stop)
+    state = LockState(Lockfile("0" * 32, 1, {}), tmp_path / "suitesync.lock", None, stop=stop)
     entry = LockEntry(None, AGENT, "h" * 64, pending=True)
     with pytest.raises(
         SuitesyncError, match="internal error: the lockfile writer failed: RuntimeError: a bug"
