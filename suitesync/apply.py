@@ -152,9 +152,9 @@ class LockState:
         if error is None:
             return None
         if isinstance(error, SuitesyncError):  # an atomic write that failed says which file and why
-            return str(error)
+            return f"cannot write the lockfile {self.path}: {error}"
         if isinstance(error, OSError):
-            return f"cannot write the lockfile {self.path}: {printable(str(error))}"
+            return f"cannot write the lockfile {self.path}: {printable(str(error), 500)}"
         return f"internal error: the lockfile writer failed: {type(error).__name__}: {printable(str(error))}"
 
     def _write_loop(self) -> None:
