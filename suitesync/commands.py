@@ -224,7 +224,7 @@ def _execute(
 ) -> ApplyReport:
     from suitesync.apply import Applier, LockState
 
-    state = LockState(lock, settings.lockfile, settings.state_dir, project_tag(settings))
+    state = LockState(lock, settings.lockfile, settings.state_dir, project_tag(settings), stop)
     applier = Applier(
         client,
         state,

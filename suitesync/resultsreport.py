@@ -26,11 +26,12 @@ from suitesync.resultsview import (
     delta_text,
     summary_line,
 )
-from suitesync.text import plural
+from suitesync.text import plural, printable
 
 MARKDOWN_LIMIT = 60_000  # GitHub refuses comments (and job summaries warn) past 65,536 characters
 TEXT_REMARKS = 3  # remarks shown under a failing case in the text table
 TURN_LIMIT = 600  # characters of one chat turn in markdown
+TEXT_REMARK_LIMIT = 500  # characters of one remark in the text table
 
 
 # --- text ----------------------------------------------------------------------------------------
@@ -58,7 +59,8 @@ def write_results_text(view: ResultsView, out: TextIO) -> None:
         out.write(_text_row(row, width, comparison is not None) + "\n")
         if row.case.verdict == FAIL:
             for remark in _failed_remarks(row.case)[:TEXT_REMARKS]:
-                out.write(f"{'':<{width}}    - {remark}\n")
+                # Platform text on a terminal: no control character may colour it or forge a line.
+                out.write(f"{'':<{width}}    - {printable(remark, TEXT_REMARK_LIMIT)}\n")
 
 
 def _text_row(row: Row, width: int, compared: bool) -> str:
@@ -161,8 +163,8 @@ def _markdown_failure(row: Row) -> str:
 
 
 def _short(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """One line, control characters escaped, cut at `limit`."""
+    return printable(" ".join(text.split()), limit)
 
 
 def _html(text: str) -> str:
