@@ -529,6 +529,29 @@ def test_a_verdict_that_is_a_string_is_an_error_naming_the_test_run(applied: Pat
     assert 'isSuccessful is "false", not true, false or null' in line and "test run job_" in line
 
 
+def test_conversations_of_another_shape_and_control_characters_reach_no_report_raw(
+    applied: Path, hostile: Hostile
+) -> None:
+    """A conversation that is not a list of turns is left out; a remark holding terminal escapes
+    is shown escaped in the text report, and kept as the platform said it in the document."""
+
+    def odd(upstream: Canned | None) -> Canned:
+        assert upstream is not None
+        page = json.loads(upstream.body)
+        for number, run in enumerate(page["data"]):
+            run["conversation"] = [7, "hi", {"role": "user"}] if number else {"turns": 3}
+            run["isSuccessful"], run["remarks"] = False, "Bad \x1b[31mred\x1b[0m\nforged: line"
+        return Canned(upstream.status, json.dumps(page).encode())
+
+    hostile.on("GET", "/v1/test-runs", odd, forward=True)
+    result = suitesync(applied, hostile.url, "run", "--case", "case-000[01]", "--results", "r.json")
+    assert result.returncode == 3, result.stderr
+    assert "\x1b" not in result.stdout and "\n forged" not in result.stdout
+    assert "- Bad \\x1b[31mred\\x1b[0m\\nforged: line" in result.stdout
+    runs = [r for case in json.loads((applied / "r.json").read_text())["cases"] for r in case["runs"]]
+    assert sorted(len(r["conversation"]) for r in runs) == [0, 1]  # only the one turn that is a turn
+
+
 # --- 10. server text is printable, one line, capped; replies are capped ----------------------------
 
 
