@@ -12,8 +12,7 @@ import email.utils
 import ipaddress
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -24,7 +23,7 @@ from suitesync.errors import ConfigError, SuitesyncError
 from suitesync.models import RemoteCase, normalize_agent_id, payload_hash
 
 if TYPE_CHECKING:
-    from suitesync.settings import Secret, Settings
+    from suitesync.secret import Secret
 
 PAYLOAD_FIELDS = ("agentId", "userPrompt", "successCriteria", "label", "llmModel", "mockData", "attempt")
 MAX_RETRY_AFTER_S = 60.0
@@ -362,25 +361,3 @@ def _api_message(response: httpx.Response) -> str:
     if isinstance(body, dict) and body.get("message"):
         return str(body["message"])
     return response.reason_phrase or "error"
-
-
-@contextmanager
-def connect(settings: Settings, agent_ids: set[str], **options: Any) -> Iterator[SigmaMindClient]:
-    """A client for the configured API; SIGMAMIND_BASE_URL=local starts the embedded emulator."""
-    from suitesync.settings import Secret
-
-    if settings.uses_embedded_emulator:
-        from suitesync.emulator import Emulator
-
-        # The embedded emulator knows every agent the project names, and needs no key of yours.
-        state = settings.state_dir / "emulator.sqlite3"
-        with (
-            Emulator(state=state, agents=sorted(agent_ids)) as emulator,
-            SigmaMindClient(emulator.url, Secret("local"), **options) as client,
-        ):
-            yield client
-        return
-    if settings.api_key is None:
-        raise ConfigError(f"{settings.api_key_env} is not set", hint="export your SigmaMind API key in it")
-    with SigmaMindClient(settings.base_url, settings.api_key, **options) as client:
-        yield client

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from suitesync.validate import ValidationResult
 
 
 class ExitCode(enum.IntEnum):
@@ -16,6 +20,7 @@ class ExitCode(enum.IntEnum):
     LOCKED = 4  # another apply holds the project lock
     STALE_PLAN = 5  # a saved plan no longer matches what it assumed
     USAGE = 64  # bad flags or arguments (never 2: CI reads 2 as "changes pending")
+    SOFTWARE = 70  # a bug in suitesync (EX_SOFTWARE, the companion of 64): see the crash log
     INTERRUPTED = 130  # SIGINT
     TERMINATED = 143  # SIGTERM
 
@@ -40,6 +45,14 @@ class Cancelled(SuitesyncError):
 
 class ConfigError(SuitesyncError):
     """suitesync.yaml, flags or environment variables are wrong."""
+
+
+class InvalidSuitesError(SuitesyncError):
+    """The suites have problems: the renderer shows `result`'s problems, then the message."""
+
+    def __init__(self, message: str, result: ValidationResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class StalePlanError(SuitesyncError):

@@ -6,30 +6,47 @@ import hashlib
 import math
 import random
 import threading
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from suitesync.emulator.ratelimit import TokenBucket
 
 
+def _setting(default: Any, help: str, **flag: Any) -> Any:  # noqa: A002 - click's word
+    """A field of FaultConfig with what `suitesync emulator` shows for it: its help and, in `flag`,
+    the option's name (default: --the-field-name), `show_default` and `choices`."""
+    return field(default=default, metadata={"help": help, **flag})
+
+
 @dataclass
 class FaultConfig:
-    """Switchable per run: from `suitesync emulator` flags or `PUT /_emulator/faults`."""
+    """Switchable per run: from `suitesync emulator` flags (made from these fields, in this order)
+    or `PUT /_emulator/faults`. The faults come first, then how the emulated API behaves."""
 
-    latency_ms: float = 0.0  # added to every /v1 request
-    jitter_ms: float = 0.0  # plus uniform(0, jitter)
-    error_rate: float = 0.0  # share of /v1 requests answered 500 or 503 (nothing is done)
-    error_status: int | None = None  # answer faults with this status (500 or 503), not either
-    rate_limit_rate: float = 0.0  # share answered 429 with Retry-After (nothing is done)
-    rate_limit_rps: float = 0.0  # token bucket: requests admitted a second (0: no limit)
-    rate_limit_burst: int = 1  # token bucket: how many may come at once after a quiet spell
-    retry_after_s: float = 1.0  # the Retry-After of 429 and 503 answers
-    drop_rate: float = 0.0  # share of creates committed, then the connection dropped unanswered
-    list_lag_ms: float = 0.0  # new test cases stay out of list results for this long
-    seed: int | None = None  # makes the faults above reproducible
-    run_seconds: float = 2.0  # how long a test run takes from start to verdict
-    list_shape: str = "array"  # "array" (legacy docs) or "paged" ({"data": [...], ...} wrapper)
-    page_size: int = 20  # default `size` of paged lists
+    latency_ms: float = _setting(0.0, "Added to every /v1 request.")
+    jitter_ms: float = _setting(0.0, "Plus a uniform random 0..J ms.")
+    # Share of /v1 requests answered 500 or 503 (nothing is done); with error_status, only that one.
+    error_rate: float = _setting(0.0, "Share of requests answered 500/503.")
+    error_status: int | None = _setting(None, "Answer faults with only this.", choices=("500", "503"))
+    rate_limit_rate: float = _setting(0.0, "Share answered 429 with Retry-After.")  # nothing is done
+    rate_limit_rps: float = _setting(
+        0.0, "Token bucket: admit N requests a second, 429 beyond (0: no limit)."
+    )
+    # The bucket's size: how many may come at once after a quiet spell.
+    rate_limit_burst: int = _setting(1, "Token bucket: at most B at once.", show_default=True)
+    retry_after_s: float = _setting(1.0, "Retry-After seconds of 429/503.", name="--retry-after")
+    drop_rate: float = _setting(0.0, "Share of creates committed, then dropped unanswered.")
+    list_lag_ms: float = _setting(0.0, "New test cases stay out of lists this long.")
+    seed: int | None = _setting(None, "Make the faults reproducible.")
+    # How the emulated API behaves (not faults).
+    run_seconds: float = _setting(2.0, "Duration of one test run.", show_default=True)
+    list_shape: str = _setting(
+        "array",
+        "List Test Cases as a bare array (legacy docs) or the paged {data: [...]} wrapper.",
+        choices=("array", "paged"),
+        show_default=True,
+    )
+    page_size: int = _setting(20, "Default `size` of paged lists.", show_default=True)
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update, all or nothing; unknown names and bad values raise ValueError."""
@@ -43,11 +60,11 @@ class FaultConfig:
             setattr(self, name, getattr(updated, name))
 
     def check(self) -> None:
-        for field in fields(self):
-            value = getattr(self, field.name)
+        for setting in fields(self):
+            value = getattr(self, setting.name)
             # NaN, infinities and negative durations would crash a request (sleep, Retry-After).
-            if field.type == "float" and not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{field.name} must be a finite number >= 0")
+            if setting.type == "float" and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{setting.name} must be a finite number >= 0")
         for name in ("error_rate", "rate_limit_rate", "drop_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")

@@ -1,0 +1,200 @@
+"""What the commands share: the three inputs of a plan (the desired cases from the files, the
+lockfile, the remote state), a client for the configured API, and the Events they report to."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from suitesync.errors import InvalidSuitesError, SuitesyncError
+from suitesync.load import expand_paths, find_suite_files, load_files
+from suitesync.lockfile import Lockfile
+from suitesync.models import KeepPayload, RemoteCase, TestCase
+from suitesync.plan import Plan, build_plan, payload_needed, payloads_missing
+from suitesync.settings import CONFIG_NAME, Settings
+from suitesync.statedir import ensure_state_dir
+from suitesync.validate import ValidationResult, validate_files
+
+if TYPE_CHECKING:
+    from suitesync.apply import Outcome
+    from suitesync.client import SigmaMindClient
+
+
+class Events(Protocol):
+    """What a command reports while it works; a renderer (console.py) shows it."""
+
+    def embedded_agents(self, agents: list[tuple[str, str | None]]) -> None:
+        """The embedded emulator stands in for these agents: (agent id, its alias or None)."""
+
+    def waiting_for_lock(self, seconds: float, holder: str) -> None: ...
+
+    def plan_ready(self, plan: Plan) -> None:
+        """apply: the plan it will carry out, before it asks."""
+
+    def confirm(self, plan: Plan) -> bool:
+        """apply: may this plan be applied?"""
+
+    def outcome(self, outcome: Outcome) -> None:
+        """apply: one action finished."""
+
+    def running(self, cases: int, agents: int) -> None:
+        """run: the batch runs start."""
+
+    def verdicts(self, done: int, total: int) -> None:
+        """run: attempts with a verdict so far."""
+
+
+@contextlib.contextmanager
+def bulk_work() -> Iterator[None]:
+    """Pause the cyclic GC while tens of thousands of small objects are built.
+
+    The pipeline makes no reference cycles, so reference counting frees everything; without
+    this, each collection walks every live object and per-case cost grows with project size
+    (../shared/perf-notes.md, trap 10).
+    """
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def suite_files(settings: Settings, paths: Iterable[Path] = ()) -> list[Path]:
+    """The files named on the command line (directories searched), else the project's suites."""
+    named = expand_paths(paths)
+    return named or find_suite_files(settings.root, settings.suites, exclude=[settings.root / CONFIG_NAME])
+
+
+def load_desired(
+    settings: Settings, *, keep_cases: bool = True, keep_payload: KeepPayload | None = None
+) -> ValidationResult:
+    """Every suite of the project, validated (see validate_files for the keep options)."""
+    with bulk_work():
+        files = load_files(suite_files(settings), Path.cwd())
+        return validate_files(
+            files,
+            settings.agents,
+            keep_cases=keep_cases,
+            keep_payload=keep_payload,
+            env_value=settings.env_value,
+        )
+
+
+def rehydrate(settings: Settings, cases: list[TestCase], ids: set[str]) -> list[TestCase]:
+    """Read again the files of the cases in `ids`, whose payloads were dropped, keeping them now."""
+    if not ids:
+        return cases
+    sources = sorted({Path.cwd() / case.source for case in cases if case.id in ids})
+    again = validate_files(load_files(sources, Path.cwd()), settings.agents, env_value=settings.env_value)
+    fresh = {case.id: case for case in again.cases if case.id in ids}
+    return [fresh.get(case.id, case) for case in cases]
+
+
+def agents_of(result: ValidationResult, lockfile: Lockfile) -> set[str]:
+    """The agents a plan must look at: those the suites name and those the lockfile remembers."""
+    return {case.agent_id for case in result.cases} | {entry.agent_id for entry in lockfile.cases.values()}
+
+
+def refresh_remote(
+    client: SigmaMindClient, agent_ids: Iterable[str], settings: Settings | None = None
+) -> dict[str, list[RemoteCase]]:
+    """One list call (and its pages) per agent, the agents in parallel. An agent the platform does
+    not know is named with its alias and environment (from `settings`) and where to fix it."""
+    agents = sorted(agent_ids)
+    if not agents:
+        return {}
+
+    def listing(agent: str) -> list[RemoteCase]:
+        return list_agent_cases(client, agent, settings)
+
+    with ThreadPoolExecutor(max_workers=min(8, len(agents))) as pool:
+        return dict(zip(agents, pool.map(listing, agents), strict=True))
+
+
+def list_agent_cases(
+    client: SigmaMindClient, agent: str, settings: Settings | None, given: str | None = None
+) -> list[RemoteCase]:
+    """The agent's remote cases; `given` names the flag the agent id came from, if any."""
+    from suitesync.client import ApiError
+
+    try:
+        return client.list_cases(agent)
+    except ApiError as exc:
+        if exc.status != 404 or settings is None:
+            raise
+        raise SuitesyncError(
+            f"agent {settings.describe_agent(agent)} was not found on the platform ({exc})",
+            hint=settings.agent_hint(agent, given),
+        ) from None
+
+
+def load_valid_cases(
+    settings: Settings, lockfile: Lockfile, *, doing: str
+) -> tuple[list[TestCase], set[str]]:
+    """The desired cases and the agents to look at. Invalid suites raise InvalidSuitesError
+    (carrying the validation result) saying that nothing was `doing` (planned, applied, ...)."""
+    desired = load_desired(settings, keep_payload=payload_needed(lockfile))
+    if not desired.ok:
+        raise InvalidSuitesError(f"the suites are invalid; nothing was {doing}", desired)
+    return desired.cases, agents_of(desired, lockfile)
+
+
+def plan_with(
+    settings: Settings,
+    lockfile: Lockfile,
+    cases: list[TestCase],
+    client: SigmaMindClient | None,
+    agents: set[str],
+    *,
+    prune: bool,
+) -> Plan:
+    """The plan of these cases; with a client, against the platform's current state."""
+    remote = None
+    if client is not None:
+        remote = refresh_remote(client, agents, settings)
+        cases = rehydrate(settings, cases, payloads_missing(cases, lockfile, remote))
+    return build_plan(cases, lockfile, remote, prune=prune, environment=settings.env_name)
+
+
+@contextlib.contextmanager
+def connect(
+    settings: Settings, agents: set[str], events: Events, **options: Any
+) -> Iterator[SigmaMindClient]:
+    """A client for the configured API; SIGMAMIND_BASE_URL=local starts the embedded emulator.
+
+    The embedded emulator keeps its state in `.suitesync/` (made git-ignored) and accepts any
+    agent id, so the agents it stands in for are named: a mistyped id shows before it reaches
+    the platform. httpx is imported only here, when the network is used.
+    """
+    from suitesync.client import SigmaMindClient
+    from suitesync.errors import ConfigError
+    from suitesync.secret import Secret
+
+    if settings.uses_embedded_emulator:
+        with (
+            _embedded_emulator(settings, agents, events) as url,
+            SigmaMindClient(url, Secret("local"), **options) as client,
+        ):
+            yield client
+        return
+    if settings.api_key is None:
+        raise ConfigError(f"{settings.api_key_env} is not set", hint="export your SigmaMind API key in it")
+    with SigmaMindClient(settings.base_url, settings.api_key, **options) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def _embedded_emulator(settings: Settings, agents: set[str], events: Events) -> Iterator[str]:
+    """The embedded emulator, knowing every agent the project names: its URL while it serves."""
+    from suitesync.emulator import Emulator
+
+    ensure_state_dir(settings.state_dir)
+    events.embedded_agents([(agent, settings.alias_of(agent)) for agent in sorted(agents)])
+    with Emulator(state=settings.state_dir / "emulator.sqlite3", agents=sorted(agents)) as emulator:
+        yield emulator.url
