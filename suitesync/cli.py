@@ -471,7 +471,6 @@ _FAULT_TYPES = {"float": float, "int": int, "int | None": int, "str": str}
 @click.option(
     "--api-key",
     default=None,
-    envvar="SUITESYNC_EMULATOR_API_KEY",
     help="Accept only this X-API-Key (default: any non-empty key).",
 )
 @click.option("--agent", "agents", multiple=True, metavar="ID", help="An agent that exists (repeatable).")
@@ -488,10 +487,11 @@ def emulator(
 ) -> int:
     """Serve the SigmaMind-compatible API on loopback until stopped (Ctrl-C)."""
     from suitesync.emulator import Emulator, FaultConfig, NotLoopbackError
+    from suitesync.settings import emulator_api_key
 
     try:
         config = FaultConfig(**_fault_values(faults))
-        server = Emulator(host, port, state, api_key, agents, config)
+        server = Emulator(host, port, state, api_key or emulator_api_key(), agents, config)
     except (NotLoopbackError, ValueError) as exc:
         raise click.BadParameter(str(exc)) from None
     except OSError as exc:

@@ -24,6 +24,7 @@ DEFAULT_LOCKFILE = "suitesync.lock"
 DEFAULT_BASE_URL = "https://api.sigmamind.ai"
 API_KEY_ENV = "SIGMAMIND_API_KEY"
 BASE_URL_ENV = "SIGMAMIND_BASE_URL"
+EMULATOR_API_KEY_ENV = "SUITESYNC_EMULATOR_API_KEY"
 STATE_DIR = ".suitesync"
 
 
@@ -304,3 +305,8 @@ def _variable_finding(name: str | None) -> Finding | None:
 def debug_requested() -> bool:
     """SUITESYNC_DEBUG=1: a bug raises its traceback instead of writing a crash log."""
     return bool(os.environ.get("SUITESYNC_DEBUG"))
+
+
+def emulator_api_key() -> str | None:
+    """`suitesync emulator` without --api-key: the key it accepts, from SUITESYNC_EMULATOR_API_KEY."""
+    return os.environ.get(EMULATOR_API_KEY_ENV) or None
