@@ -20,12 +20,11 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
 from suitesync.errors import ConfigError, SuitesyncError
-from suitesync.models import RemoteCase, normalize_agent_id, payload_hash
+from suitesync.models import RemoteCase, remote_case, request_body
 
 if TYPE_CHECKING:
     from suitesync.secret import Secret
 
-PAYLOAD_FIELDS = ("agentId", "userPrompt", "successCriteria", "label", "llmModel", "mockData", "attempt")
 MAX_RETRY_AFTER_S = 60.0
 MAX_CONSECUTIVE_FAILURES = 30
 LIST_PAGE_SIZE = 100
@@ -124,25 +123,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def remote_case(document: dict[str, Any]) -> RemoteCase:
-    """Normalise an API test case object: agent id without prefix, payload fields only."""
-    agent = document.get("agent") or {}
-    agent_id = normalize_agent_id(str(document.get("agentId") or agent.get("agentId") or ""))
-    payload = {
-        "agentId": agent_id,
-        "userPrompt": document.get("userPrompt"),
-        "successCriteria": document.get("successCriteria"),
-        "label": document.get("label"),
-        "llmModel": document.get("llmModel"),
-        "mockData": [
-            {"variableName": m.get("variableName"), "value": m.get("value")}
-            for m in document.get("mockData") or []
-        ],
-        "attempt": document.get("attempt"),
-    }
-    return RemoteCase(str(document["testCaseId"]), agent_id, payload, payload_hash(payload))
-
-
 class SigmaMindClient:
     """One shared connection pool for the whole run; safe to use from many threads."""
 
@@ -200,11 +180,11 @@ class SigmaMindClient:
 
     def create_case(self, payload: dict[str, Any]) -> RemoteCase:
         """Create a test case. Anything but a clear answer raises OutcomeUnknownError: it may exist."""
-        return remote_case(self._post("/v1/test-cases", _body(payload)).json())
+        return remote_case(self._post("/v1/test-cases", request_body(payload)).json())
 
     def update_case(self, test_case_id: str, payload: dict[str, Any]) -> RemoteCase:
         """PUT the full desired body: the same result under full or partial update semantics."""
-        response = self._retrying("PUT", f"/v1/test-cases/{test_case_id}", json=_body(payload))
+        response = self._retrying("PUT", f"/v1/test-cases/{test_case_id}", json=request_body(payload))
         assert response is not None
         return remote_case(response.json())
 
@@ -321,10 +301,6 @@ class SigmaMindClient:
         if isinstance(error, RetryableError) and error.retry_after is not None:
             return error.retry_after
         return float(_BACKOFF(state))
-
-
-def _body(payload: dict[str, Any]) -> dict[str, Any]:
-    return {name: payload[name] for name in PAYLOAD_FIELDS if name in payload}
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -16,7 +16,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from suitesync.lockfile import LockEntry, Lockfile, write_lockfile
-from suitesync.models import DEFAULT_ATTEMPT, DEFAULT_LLM_MODEL, RemoteCase
+from suitesync.models import PAYLOAD_FIELDS, PLAIN_FIELDS, RemoteCase
 from suitesync.rewrite import dump, text_scalar, yaml_io
 
 MAX_ID = 128
@@ -82,11 +82,10 @@ def _shared_defaults(payloads: Sequence[dict[str, Any]]) -> CommentedMap:
     defaults = CommentedMap()
     if len(payloads) < 2:
         return defaults
-    for name in ("llmModel", "attempt"):
-        values = {p.get(name) for p in payloads}
+    for shared in (f for f in PLAIN_FIELDS if f.shared_rank is not None):
+        values = {p.get(shared.name) for p in payloads}
         if len(values) == 1:
-            value = values.pop()
-            defaults[name] = text_scalar(str(value)) if name == "llmModel" else value
+            defaults[shared.suite_key] = _yaml_value(values.pop())
     # Only a shared *prefix* of mockData can move to defaults: defaults come first when merged,
     # so anything else would change the order the API receives.
     prefix = _common_prefix(
@@ -107,24 +106,31 @@ def _common_prefix(lists: list[list[tuple[str, str]]]) -> list[tuple[str, str]]:
 
 
 def _case_map(case_id: str, payload: dict[str, Any], defaults: CommentedMap) -> CommentedMap:
+    """One case, its keys in the suite files' order; what the file's defaults (or the API's)
+    already say is left out."""
     case = CommentedMap()
     case["id"] = text_scalar(case_id)  # an id like `yes` or `3.10` must be quoted to stay text
-    label = payload.get("label")
-    if label and label != case_id:
-        case["label"] = text_scalar(label)
-    case["userPrompt"] = text_scalar(payload["userPrompt"])
-    case["successCriteria"] = text_scalar(payload["successCriteria"])
-    model = payload.get("llmModel") or DEFAULT_LLM_MODEL
-    if "llmModel" not in defaults and model != DEFAULT_LLM_MODEL:
-        case["llmModel"] = text_scalar(model)
-    shared = len(defaults.get("mockData") or {})
-    own = (payload.get("mockData") or [])[shared:]
-    if own:
-        case["mockData"] = CommentedMap((m["variableName"], text_scalar(m["value"])) for m in own)
-    attempt = payload.get("attempt") or DEFAULT_ATTEMPT
-    if "attempt" not in defaults and attempt != DEFAULT_ATTEMPT:
-        case["attempt"] = attempt
+    for f in sorted(PAYLOAD_FIELDS, key=lambda f: f.file_rank):
+        if f.name == "label":
+            label = payload.get("label")
+            if label and label != case_id:
+                case["label"] = text_scalar(label)
+        elif f.name == "mockData":
+            own = (payload.get("mockData") or [])[len(defaults.get("mockData") or {}) :]
+            if own:
+                case["mockData"] = CommentedMap((m["variableName"], text_scalar(m["value"])) for m in own)
+        elif f.default is None and f.name != "agentId":  # required: always written
+            case[f.suite_key] = _yaml_value(payload[f.name])
+        elif f.default is not None:
+            value = payload.get(f.name) or f.default
+            if f.suite_key not in defaults and value != f.default:
+                case[f.suite_key] = _yaml_value(value)
     return case
+
+
+def _yaml_value(value: Any) -> Any:
+    """Text as text, whatever YAML would read it as (`yes`, `3.10`); numbers as they are."""
+    return text_scalar(value) if isinstance(value, str) else value
 
 
 def header_for(agent_id: str) -> str:

@@ -1,13 +1,18 @@
-"""Frozen models: a TestCase as the suites define it, the API payload it becomes, its canonical hash."""
+"""Frozen models: a TestCase as the suites define it, the API payload it becomes, its canonical hash.
+
+`PAYLOAD_FIELDS` is the one list of the payload's fields: the client, the planner, the rewriter,
+the importer and the emulator derive theirs from it. Beside it, the two mappings to a payload:
+from a suite case (`suite_payload`) and from an API document (`remote_case`).
+"""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +20,37 @@ from pydantic import BaseModel, ConfigDict, Field
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
 DEFAULT_ATTEMPT = 1
 AGENT_PREFIX = "agent_"
+
+
+class PayloadField(NamedTuple):
+    """One field of the API payload, and where it goes in suitesync's files and output."""
+
+    name: str  # in request bodies and responses (sigmamind-api.md §3.2)
+    suite_key: str  # in a suite file
+    default: Any  # when a suite leaves it out; None: required, or made from other keys
+    file_rank: int  # where fmt and import write it among a case's keys
+    diff_rank: int  # where a plan's diff shows it: short values first, long text last
+    shared_rank: int | None  # where it goes in a suite's `defaults:`; None: never shared
+
+
+# The payload's fields in the API's documented order, which is the order of request bodies.
+PAYLOAD_FIELDS = (
+    PayloadField("agentId", "agent", None, 1, 1, None),
+    PayloadField("userPrompt", "userPrompt", None, 2, 4, None),
+    PayloadField("successCriteria", "successCriteria", None, 3, 5, None),
+    PayloadField("label", "label", None, 0, 0, None),  # default: the case's id
+    PayloadField("llmModel", "llmModel", DEFAULT_LLM_MODEL, 4, 2, 0),
+    PayloadField("mockData", "mockData", None, 5, 6, 2),  # a map in suites, a list in the API
+    PayloadField("attempt", "attempt", DEFAULT_ATTEMPT, 6, 3, 1),
+)
+API_ORDER = tuple(f.name for f in PAYLOAD_FIELDS)
+SUITE_ORDER = tuple(f.suite_key for f in sorted(PAYLOAD_FIELDS, key=lambda f: f.file_rank))
+DIFF_ORDER = tuple(f.name for f in sorted(PAYLOAD_FIELDS, key=lambda f: f.diff_rank))
+SHARED_ORDER = tuple(
+    f.suite_key for f in sorted(PAYLOAD_FIELDS, key=lambda f: f.shared_rank or 0) if f.shared_rank is not None
+)
+# Fields that are plain values in suites and in the API alike (no renaming, no reshaping).
+PLAIN_FIELDS = tuple(f for f in PAYLOAD_FIELDS if f.name not in ("agentId", "label", "mockData"))
 
 
 def normalize_agent_id(agent_id: str) -> str:
@@ -102,6 +138,56 @@ class RemoteCase:
     hash: str
 
 
+def suite_payload(
+    case_id: str,
+    agent_id: str,
+    case: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    mock_data: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Suite case -> payload: the case's keys over its file's `defaults:`, over the API's defaults
+    (`mock_data`: defaults and case merged, secrets resolved)."""
+    payload: dict[str, Any] = {"agentId": agent_id, "label": case.get("label", case_id)}
+    payload["mockData"] = [{"variableName": k, "value": v} for k, v in mock_data.items()]
+    for f in PLAIN_FIELDS:
+        payload[f.name] = case.get(f.suite_key, defaults.get(f.suite_key, f.default))
+    return {name: payload[name] for name in API_ORDER}
+
+
+def remote_case(document: Mapping[str, Any]) -> RemoteCase:
+    """API document -> payload: agent id without its prefix, payload fields only, with its hash."""
+    agent = document.get("agent") or {}
+    agent_id = normalize_agent_id(str(document.get("agentId") or agent.get("agentId") or ""))
+    payload: dict[str, Any] = {"agentId": agent_id, "label": document.get("label")}
+    payload["mockData"] = [
+        {"variableName": m.get("variableName"), "value": m.get("value")}
+        for m in document.get("mockData") or []
+    ]
+    for f in PLAIN_FIELDS:
+        payload[f.name] = document.get(f.name)
+    ordered = {name: payload[name] for name in API_ORDER}
+    return RemoteCase(str(document["testCaseId"]), agent_id, ordered, payload_hash(ordered))
+
+
+def request_body(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload's fields only, in the API's order: what a create or update sends."""
+    return {name: payload[name] for name in API_ORDER if name in payload}
+
+
+def with_mock_values(
+    payload: dict[str, Any], names: Collection[str], value_of: Callable[[str, Any], Any]
+) -> dict[str, Any]:
+    """`payload` with the value of each mockData variable in `names` replaced by
+    `value_of(variable, value)`: how secrets are redacted, hashed and resolved again."""
+    if not names:
+        return payload
+    mock = [
+        {**m, "value": value_of(m["variableName"], m["value"])} if m["variableName"] in names else m
+        for m in payload.get("mockData") or []
+    ]
+    return {**payload, "mockData": mock}
+
+
 SECRET_REFERENCE = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
@@ -118,27 +204,12 @@ def secret_digest(variable: str, value: str) -> str:
 
 def redact(payload: dict[str, Any], replacements: dict[str, str]) -> dict[str, Any]:
     """`payload` with the mockData values of `replacements` (variable -> env name) as references."""
-    if not replacements:
-        return payload
-    mock = [
-        {**m, "value": "${env:" + replacements[m["variableName"]] + "}"}
-        if m["variableName"] in replacements
-        else m
-        for m in payload.get("mockData") or []
-    ]
-    return {**payload, "mockData": mock}
+    return with_mock_values(payload, replacements, lambda name, _value: "${env:" + replacements[name] + "}")
 
 
 def hashable_form(payload: dict[str, Any], secret_names: frozenset[str]) -> dict[str, Any]:
-    if not secret_names:
-        return payload
-    mock = [
-        {**m, "value": secret_digest(m["variableName"], str(m["value"]))}
-        if m["variableName"] in secret_names
-        else m
-        for m in payload.get("mockData") or []
-    ]
-    return {**payload, "mockData": mock}
+    """`payload` with each secret value standing in as its digest."""
+    return with_mock_values(payload, secret_names, lambda name, value: secret_digest(name, str(value)))
 
 
 def canonical_json(payload: dict[str, Any]) -> bytes:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from suitesync.lockfile import LockEntry, Lockfile
-from suitesync.models import KeepPayload, RemoteCase, TestCase, payload_hash
+from suitesync.models import DIFF_ORDER, KeepPayload, RemoteCase, TestCase, payload_hash
 
 PLAN_VERSION = 1
 _LONG_TEXT = 80
@@ -358,12 +358,7 @@ def field_changes(
     return tuple(sorted(changes, key=lambda change: _FIELD_ORDER.get(change.field.split(".")[0], 99)))
 
 
-_FIELD_ORDER = {
-    name: index
-    for index, name in enumerate(
-        ("label", "agentId", "llmModel", "attempt", "userPrompt", "successCriteria", "mockData")
-    )
-}
+_FIELD_ORDER = {name: index for index, name in enumerate(DIFF_ORDER)}
 
 
 def _display_form(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,10 +18,17 @@ from typing import Any
 from suitesync.emulator import simulate
 from suitesync.emulator.faults import FaultConfig
 from suitesync.emulator.store import Store
+from suitesync.models import API_ORDER
 from suitesync.schema import llm_models
 
 AGENT_PREFIX = "agent_"
 DEFAULT_MODEL = "gpt-4o-mini"
+# The fields a test case object repeats from its body: in the order of the docs' response example,
+# then any other payload field in the API's order (agentId and label are shown otherwise).
+_DOCUMENTED_ORDER = ("llmModel", "mockData", "userPrompt", "attempt", "successCriteria")
+_BODY_FIELDS = _DOCUMENTED_ORDER + tuple(
+    name for name in API_ORDER if name not in (*_DOCUMENTED_ORDER, "agentId", "label")
+)
 _REASONS = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -124,11 +131,7 @@ class SigmaMindApi:
                 "label": body.get("label"),
                 "agent": agent,
                 "workspaceId": self.store.workspace,
-                "llmModel": body["llmModel"],
-                "mockData": body["mockData"],
-                "userPrompt": body["userPrompt"],
-                "attempt": body["attempt"],
-                "successCriteria": body["successCriteria"],
+                **{name: body.get(name) for name in _BODY_FIELDS},
             }
             for test_case_id, body in cases
         ]
