@@ -19,7 +19,6 @@ import click
 from suitesync.console import (
     Console,
     RendererChoice,
-    TerminalEvents,
     render,
     show_crash,
     show_error,
@@ -27,7 +26,6 @@ from suitesync.console import (
     show_text,
     show_url,
     show_usage_error,
-    stopping_message,
 )
 from suitesync.errors import Cancelled, ExitCode, SuitesyncError
 from suitesync.options import (
@@ -169,6 +167,7 @@ def plan(
 ) -> int:
     """Show what apply would change on the platform: create, update, delete, drift, unmanaged."""
     from suitesync.commands.plan import plan as plan_project
+    from suitesync.progress import TerminalEvents
     from suitesync.report import save_plan
 
     settings = _settings(ctx, directory, env_name)
@@ -243,6 +242,7 @@ def _apply(settings: Any, options: ApplyOptions, auto_approve: bool, console: Co
     import threading
 
     from suitesync.commands.apply import apply as apply_plan
+    from suitesync.progress import TerminalEvents, stopping_message
     from suitesync.report import write_apply_report
     from suitesync.signals import StopOnSignal, exit_now
 
@@ -324,6 +324,7 @@ def _run(settings: Any, options: RunOptions, console: Console) -> tuple[Any, int
     import threading
 
     from suitesync.commands.run import run as run_cases
+    from suitesync.progress import TerminalEvents, stopping_message
     from suitesync.signals import StopOnSignal
 
     stop = threading.Event()
@@ -373,6 +374,7 @@ def _stopped(report: Any, signal: int | None) -> SuitesyncError:
 def import_(ctx: click.Context, /, directory: Path | None, env_name: str | None, **flags: Any) -> int:
     """Adopt an agent's remote test cases that the lockfile does not know: write them as a suite."""
     from suitesync.commands.import_ import import_agent
+    from suitesync.progress import TerminalEvents
     from suitesync.writereport import write_import
 
     settings = _settings(ctx, directory, env_name)
@@ -535,6 +537,9 @@ def _stop_on_sigterm() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps every outcome to an ExitCode, and never shows a traceback. A bug of
     suitesync's exits 70 with a crash log (crash.py); SUITESYNC_DEBUG=1 raises it instead."""
+    from suitesync.secret import forget
+
+    forget()
     args = sys.argv[1:] if argv is None else list(argv)
     invocation = Invocation(Console.standard())
     try:
@@ -564,7 +569,7 @@ def _outcome(args: list[str], invocation: Invocation) -> int:
         show_usage_error(exc, console)
         return ExitCode.ERROR
     except SuitesyncError as exc:
-        show_error(exc, console)
+        _show_error(exc, console)
         return exc.exit_code
     except KeyboardInterrupt:
         show_line("interrupted", console)
@@ -572,6 +577,17 @@ def _outcome(args: list[str], invocation: Invocation) -> int:
     except BrokenPipeError:
         return ExitCode.ERROR
     return int(code) if isinstance(code, int) else ExitCode.OK
+
+
+def _show_error(exc: SuitesyncError, console: Console) -> None:
+    """The error, after the problems of invalid suites (which it carries)."""
+    from suitesync.validate import InvalidSuitesError
+
+    if isinstance(exc, InvalidSuitesError):
+        from suitesync.report import write_validation_text
+
+        write_validation_text(exc.result, console.err, console.err)  # all on standard error
+    show_error(exc, console)
 
 
 def _crashed(exc: Exception, args: list[str], invocation: Invocation) -> int:

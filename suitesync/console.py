@@ -1,6 +1,6 @@
-"""The terminal: the process's streams, and what is shown on them while a command works and when
-it stops (progress, the apply prompt, errors). With report.py, runreport.py and writereport.py,
-the only code that writes output.
+"""The terminal: the process's streams, the apply prompt, and what is shown when a command stops
+(errors, a crash). With progress.py, report.py, runreport.py and writereport.py, the only code
+that writes output.
 
 Only click is imported at module level (cli.py imports this for `--help`); the renderers of
 results are imported when a result is shown.
@@ -11,18 +11,15 @@ from __future__ import annotations
 import importlib
 import select
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from suitesync.errors import Cancelled, ExitCode, InvalidSuitesError, SuitesyncError
+from suitesync.errors import Cancelled, ExitCode, SuitesyncError
 
 if TYPE_CHECKING:
-    from suitesync.apply import Outcome
     from suitesync.plan import Plan
-    from suitesync.report import ApplyProgress
     from suitesync.signals import StopOnSignal
 
 CLEAR_LINE = "\r\033[K"
@@ -90,62 +87,7 @@ def render(registry: str, name: str, result: Any, console: Console) -> None:
     renderers(registry)[name](result, console)
 
 
-# --- while a command works ------------------------------------------------------------------------
-
-
-@dataclass
-class TerminalEvents:
-    """What commands report while they work (commands.project.Events), shown on the console."""
-
-    console: Console
-    auto_approve: bool = False
-    signals: StopOnSignal | None = None
-    progress: ApplyProgress | None = field(default=None, repr=False)
-
-    def embedded_agents(self, agents: list[tuple[str, str | None]]) -> None:
-        from suitesync.report import write_embedded_agents
-
-        write_embedded_agents(agents, self.console.err)
-
-    def waiting_for_lock(self, seconds: float, holder: str) -> None:
-        self.console.note(f"waiting up to {seconds:g} s for the project lock ({holder})")
-
-    def plan_ready(self, plan: Plan) -> None:
-        from suitesync.report import ApplyProgress, write_plan_text
-
-        write_plan_text(plan, self.console.out, color=self.console.color)
-        self.progress = ApplyProgress(
-            self.console.out,
-            self.console.err,
-            total=len(plan.actions),
-            tty=self.console.live,
-            color=self.console.color,
-        )
-
-    def confirm(self, plan: Plan) -> bool:
-        return self.auto_approve or ask_to_apply(plan, self.console, self.signals)
-
-    def outcome(self, outcome: Outcome) -> None:
-        assert self.progress is not None, "outcomes come after the plan"
-        self.progress.outcome(outcome)
-
-    def running(self, cases: int, agents: int) -> None:
-        from suitesync.text import plural
-
-        self.console.note(f"running {plural(cases, 'case')} on {plural(agents, 'agent')}")
-
-    def verdicts(self, done: int, total: int) -> None:
-        from suitesync.text import plural
-
-        if self.console.live:
-            self.console.err.write(f"{CLEAR_LINE}waiting for verdicts: {done}/{plural(total, 'attempt')}")
-            self.console.err.flush()
-
-    def end_progress(self) -> None:
-        """Clear the live progress line, if one was drawn."""
-        if self.console.live:
-            self.console.err.write(CLEAR_LINE)
-            self.console.err.flush()
+# --- the apply prompt ---------------------------------------------------------------------------
 
 
 def ask_to_apply(plan: Plan, console: Console, signals: StopOnSignal | None) -> bool:
@@ -186,28 +128,15 @@ def _confirm(question: str, console: Console) -> bool:
         console.note("Error: answer y or n")
 
 
-def stopping_message(console: Console) -> Callable[[str], None]:
-    """What a first signal shows: `stopping` says what the command does now."""
-
-    def show(stopping: str) -> None:
-        console.err.write(f"\nstopping: {stopping} (a second signal exits at once)\n")
-
-    return show
-
-
 # --- when a command stops -------------------------------------------------------------------------
 
 
 def show_error(exc: SuitesyncError, console: Console) -> None:
     """An error that stops the run: one line naming the place, then a hint where there is one.
-    Invalid suites show their problems first; a cancel is said plainly, not as an error."""
+    A cancel is said plainly, not as an error."""
     if isinstance(exc, Cancelled):
         console.note(str(exc))
         return
-    if isinstance(exc, InvalidSuitesError):
-        from suitesync.report import write_validation_text
-
-        write_validation_text(exc.result, console.err, console.err)
     console.note(f"error: {exc}")
     if exc.hint:
         console.note(f"hint: {exc.hint}")

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from suitesync.validate import ValidationResult
 
 
 class ExitCode(enum.IntEnum):
@@ -45,14 +41,6 @@ class Cancelled(SuitesyncError):
 
 class ConfigError(SuitesyncError):
     """suitesync.yaml, flags or environment variables are wrong."""
-
-
-class InvalidSuitesError(SuitesyncError):
-    """The suites have problems: the renderer shows `result`'s problems, then the message."""
-
-    def __init__(self, message: str, result: ValidationResult) -> None:
-        super().__init__(message)
-        self.result = result
 
 
 class StalePlanError(SuitesyncError):

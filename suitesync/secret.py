@@ -41,3 +41,9 @@ def masked(text: str) -> str:
     for value in sorted(_KNOWN, key=len, reverse=True):
         text = text.replace(value, MASK)
     return text
+
+
+def forget() -> None:
+    """Start a new run: the secrets of the one before are no longer this run's (the tests run
+    many commands in one process; a short secret of another would garble this one's log)."""
+    _KNOWN.clear()

@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from suitesync.errors import Problem
+from suitesync.errors import Problem, SuitesyncError
 from suitesync.load import TAG_NAMES, TAG_STR, CaseSite, ParsedFile, Spot
 from suitesync.models import (
     SECRET_REFERENCE,
@@ -60,6 +60,14 @@ class ValidationResult:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+class InvalidSuitesError(SuitesyncError):
+    """The suites have problems: the renderer shows `result`'s problems, then the message."""
+
+    def __init__(self, message: str, result: ValidationResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "suitesync"
 
 # The renderers and the crash handler: the only modules that show anything to the user.
-RENDERERS = {"console.py", "report.py", "runreport.py", "writereport.py", "crash.py"}
+RENDERERS = {"console.py", "progress.py", "report.py", "runreport.py", "writereport.py", "crash.py"}
 WRITES_OUTPUT = re.compile(
     r"\bsys\.(stdout|stderr|stdin)\b|\bprint\(|\bclick\.(echo|secho|echo_via_pager)\b|\bos\.write\([12],"
 )

@@ -184,8 +184,9 @@ def test_markdown_is_capped_with_a_note(project: Path) -> None:
     import io
 
     from suitesync.commands.plan import plan as plan_project
-    from suitesync.console import Console, TerminalEvents
+    from suitesync.console import Console
     from suitesync.options import PlanOptions
+    from suitesync.progress import TerminalEvents
     from suitesync.report import write_plan_markdown
 
     quiet = TerminalEvents(Console(io.StringIO(), io.StringIO(), io.StringIO()))

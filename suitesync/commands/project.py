@@ -10,14 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from suitesync.errors import InvalidSuitesError, SuitesyncError
+from suitesync.errors import SuitesyncError
 from suitesync.load import expand_paths, find_suite_files, load_files
 from suitesync.lockfile import Lockfile
 from suitesync.models import KeepPayload, RemoteCase, TestCase
 from suitesync.plan import Plan, build_plan, payload_needed, payloads_missing
 from suitesync.settings import CONFIG_NAME, Settings
 from suitesync.statedir import ensure_state_dir
-from suitesync.validate import ValidationResult, validate_files
+from suitesync.validate import InvalidSuitesError, ValidationResult, validate_files
 
 if TYPE_CHECKING:
     from suitesync.apply import Outcome
