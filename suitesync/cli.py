@@ -425,9 +425,9 @@ def schema(ctx: click.Context, which: str) -> int:
 
 
 class EmulatorCommand(click.Command):
-    """`suitesync emulator`, whose fault and behaviour flags are made from FaultConfig's fields
-    (their defaults and help are written there, once). They are made when first needed, so that
-    `suitesync --help` does not import the emulator."""
+    """`suitesync emulator`, whose fault and behaviour flags are made from the fields of
+    FaultConfig and ApiBehaviour (their defaults and help are written there, once). They are
+    made when first needed, so that `suitesync --help` does not import the emulator."""
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
         if not any(param.name == "latency_ms" for param in self.params):
@@ -438,11 +438,11 @@ class EmulatorCommand(click.Command):
 def _fault_options() -> list[click.Parameter]:
     from dataclasses import fields
 
-    from suitesync.emulator.faults import FaultConfig
+    from suitesync.emulator.faults import ApiBehaviour, FaultConfig
 
     return [
         _fault_option(setting.name, setting.type, setting.default, setting.metadata)
-        for setting in fields(FaultConfig)
+        for setting in (*fields(FaultConfig), *fields(ApiBehaviour))
     ]
 
 
@@ -488,12 +488,12 @@ def emulator(
     **faults: Any,
 ) -> int:
     """Serve the SigmaMind-compatible API on loopback until stopped (Ctrl-C)."""
-    from suitesync.emulator import Emulator, FaultConfig, NotLoopbackError
+    from suitesync.emulator import Emulator, NotLoopbackError
     from suitesync.settings import emulator_api_key
 
     try:
-        config = FaultConfig(**_fault_values(faults))
-        server = Emulator(host, port, state, api_key or emulator_api_key(), agents, config)
+        config, behaviour = _switchable(_fault_values(faults))
+        server = Emulator(host, port, state, api_key or emulator_api_key(), agents, config, behaviour)
     except (NotLoopbackError, ValueError) as exc:
         raise click.BadParameter(str(exc)) from None
     except OSError as exc:
@@ -508,6 +508,19 @@ def emulator(
     finally:
         server.stop()
     return ExitCode.OK
+
+
+def _switchable(values: dict[str, Any]) -> tuple[Any, Any]:
+    """The flags' values as a FaultConfig and an ApiBehaviour."""
+    from dataclasses import fields
+
+    from suitesync.emulator import ApiBehaviour, FaultConfig
+
+    faults = {f.name for f in fields(FaultConfig)}
+    return (
+        FaultConfig(**{k: v for k, v in values.items() if k in faults}),
+        ApiBehaviour(**{k: v for k, v in values.items() if k not in faults}),
+    )
 
 
 def _fault_values(faults: dict[str, Any]) -> dict[str, Any]:

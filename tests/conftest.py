@@ -92,10 +92,12 @@ OTHER_AGENT = "SPIlVscbB0kkXBvZa"
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[object]:
     """The SigmaMind emulator on a free loopback port, with its state in a temporary file."""
-    from suitesync.emulator import Emulator, FaultConfig
+    from suitesync.emulator import ApiBehaviour, Emulator
 
     with Emulator(
-        state=tmp_path / "emulator.sqlite3", agents=[AGENT, OTHER_AGENT], faults=FaultConfig(run_seconds=0.3)
+        state=tmp_path / "emulator.sqlite3",
+        agents=[AGENT, OTHER_AGENT],
+        behaviour=ApiBehaviour(run_seconds=0.3),
     ) as server:
         yield server
 
