@@ -142,7 +142,7 @@ def header_for(agent_id: str) -> str:
 
 
 def write_import(
-    result: Import, target: Path, lock: Lockfile, lockfile: Path, backup_dir: Path, agent_id: str
+    result: Import, target: Path, lockfile: Lockfile, lockfile_path: Path, backup_dir: Path, agent_id: str
 ) -> None:
     """Write the suite file, then record its cases in the lockfile as they are on the platform.
 
@@ -154,6 +154,6 @@ def write_import(
     temporary.write_text(result.text, encoding="utf-8")
     temporary.replace(target)
     for case in result.cases:
-        lock.cases[case.case_id] = LockEntry(case.remote.test_case_id, agent_id, case.remote.hash)
-    lock.cases = dict(sorted(lock.cases.items()))
-    write_lockfile(lock, lockfile, backup_dir)
+        lockfile.cases[case.case_id] = LockEntry(case.remote.test_case_id, agent_id, case.remote.hash)
+    lockfile.cases = dict(sorted(lockfile.cases.items()))
+    write_lockfile(lockfile, lockfile_path, backup_dir)

@@ -107,7 +107,7 @@ class Plan:
 
 def build_plan(
     desired: Sequence[TestCase],
-    lock: Lockfile,
+    lockfile: Lockfile,
     remote: Mapping[str, Sequence[RemoteCase]] | None,
     *,
     prune: bool = False,
@@ -120,7 +120,7 @@ def build_plan(
     claimed: set[str] = set()
     unchanged = 0
     for case in desired:
-        key, entry = _lock_entry(case, lock)
+        key, entry = _lock_entry(case, lockfile)
         if key is not None:
             claimed.add(key)
         action = _plan_case(case, key, entry, remote_by_id)
@@ -128,10 +128,10 @@ def build_plan(
             unchanged += 1
         else:
             actions.append(action)
-    leftover = [(k, e) for k, e in lock.cases.items() if k not in claimed]
+    leftover = [(k, e) for k, e in lockfile.cases.items() if k not in claimed]
     deletes, notices = _plan_leftovers(leftover, prune)
     actions.extend(deletes)
-    notices.extend(_unmanaged(remote, lock))
+    notices.extend(_unmanaged(remote, lockfile))
     counts: dict[str, int] = {kind.value: 0 for kind in Kind}
     for action in actions:
         counts[action.kind.value] += 1
@@ -142,33 +142,33 @@ def build_plan(
         unchanged=unchanged,
         refreshed=remote is not None,
         prune=prune,
-        assumptions=assumptions_of(desired, lock, remote, environment),
+        assumptions=assumptions_of(desired, lockfile, remote, environment),
         counts=counts,
     )
 
 
-def payload_needed(lock: Lockfile) -> KeepPayload:
+def payload_needed(lockfile: Lockfile) -> KeepPayload:
     """Keep a payload unless the lockfile says the case is applied and unchanged.
 
     At 50k cases the payloads are most of a plan's memory, and a no-change plan needs none.
     """
 
     def keep(case_id: str, digest: str) -> bool:
-        entry = lock.cases.get(case_id)
+        entry = lockfile.cases.get(case_id)
         return entry is None or entry.pending or entry.test_case_id is None or entry.hash != digest
 
     return keep
 
 
 def payloads_missing(
-    desired: Sequence[TestCase], lock: Lockfile, remote: Mapping[str, Sequence[RemoteCase]]
+    desired: Sequence[TestCase], lockfile: Lockfile, remote: Mapping[str, Sequence[RemoteCase]]
 ) -> set[str]:
     """Ids of cases whose payload was dropped but is needed after all: the remote case drifted or went."""
     by_id = {rc.test_case_id: rc for rcs in remote.values() for rc in rcs}
     missing = set()
     for case in desired:
         if case.payload_json is None:
-            found = by_id.get(lock.cases[case.id].test_case_id or "")
+            found = by_id.get(lockfile.cases[case.id].test_case_id or "")
             if found is None or comparable_hash(found, case.secret_names) != case.hash:
                 missing.add(case.id)
     return missing
@@ -179,13 +179,13 @@ def comparable_hash(found: RemoteCase, secret_names: frozenset[str]) -> str:
     return payload_hash(found.payload, secret_names) if secret_names else found.hash
 
 
-def _lock_entry(case: TestCase, lock: Lockfile) -> tuple[str | None, LockEntry | None]:
+def _lock_entry(case: TestCase, lockfile: Lockfile) -> tuple[str | None, LockEntry | None]:
     """The lockfile entry of a case: under its id, or under one of its previousIds (a rename)."""
-    entry = lock.cases.get(case.id)
+    entry = lockfile.cases.get(case.id)
     if entry is not None:
         return case.id, entry
     for previous in case.previous_ids:
-        entry = lock.cases.get(previous)
+        entry = lockfile.cases.get(previous)
         if entry is not None:
             return previous, entry
     return None, None
@@ -260,10 +260,10 @@ def _plan_leftovers(
     return actions, notices
 
 
-def _unmanaged(remote: Mapping[str, Sequence[RemoteCase]] | None, lock: Lockfile) -> list[Notice]:
+def _unmanaged(remote: Mapping[str, Sequence[RemoteCase]] | None, lockfile: Lockfile) -> list[Notice]:
     if remote is None:
         return []
-    known = lock.by_test_case_id()
+    known = lockfile.by_test_case_id()
     found = [
         Notice(NoticeKind.UNMANAGED, agent_id, rc.test_case_id, label=rc.payload.get("label"))
         for agent_id in remote
@@ -280,12 +280,12 @@ def _unmanaged_order(notice: Notice) -> tuple[str, str, str]:
 
 def assumptions_of(
     desired: Sequence[TestCase],
-    lock: Lockfile,
+    lockfile: Lockfile,
     remote: Mapping[str, Sequence[RemoteCase]] | None,
     environment: str | None = None,
 ) -> Assumptions:
     suites = _digest(f"{c.id} {c.agent_id} {c.hash} {c.protect}" for c in sorted(desired, key=_by_id))
-    secrets = _secret_names_by_remote_id(desired, lock)
+    secrets = _secret_names_by_remote_id(desired, lockfile)
     remote_hashes = None
     if remote is not None:
         remote_hashes = {
@@ -296,7 +296,7 @@ def assumptions_of(
             for agent, cases in remote.items()
         }
     secret_cases = {c.id: redacted_hash(c) for c in desired if c.secrets and c.payload_json is not None}
-    return Assumptions(lock.identity, lock.serial, suites, remote_hashes, environment, secret_cases)
+    return Assumptions(lockfile.identity, lockfile.serial, suites, remote_hashes, environment, secret_cases)
 
 
 def redacted_hash(case: TestCase) -> str:
@@ -304,11 +304,11 @@ def redacted_hash(case: TestCase) -> str:
     return payload_hash(case.redacted_payload())
 
 
-def _secret_names_by_remote_id(desired: Sequence[TestCase], lock: Lockfile) -> dict[str, frozenset[str]]:
+def _secret_names_by_remote_id(desired: Sequence[TestCase], lockfile: Lockfile) -> dict[str, frozenset[str]]:
     """Which remote cases carry secrets: a plan file must not hold a fast hash of one."""
     names: dict[str, frozenset[str]] = {}
     for case in desired:
-        entry = lock.cases.get(case.id)
+        entry = lockfile.cases.get(case.id)
         if case.secrets and entry is not None and entry.test_case_id:
             names[entry.test_case_id] = case.secret_names
     return names
