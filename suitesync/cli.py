@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -36,6 +36,9 @@ from suitesync.options import (
     RunOptions,
     ValidateOptions,
 )
+
+if TYPE_CHECKING:
+    from suitesync.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,7 +88,7 @@ def project_options(func: F) -> F:
     )(func)
 
 
-def _settings(ctx: click.Context, directory: Path | None, env_name: str | None) -> Any:
+def _settings(ctx: click.Context, directory: Path | None, env_name: str | None) -> Settings:
     from suitesync.settings import load_settings
 
     group = ctx.find_root().params
@@ -238,7 +241,7 @@ def apply(
     return _apply(settings, ApplyOptions(planfile=planfile, **flags), auto_approve, _console(ctx))
 
 
-def _apply(settings: Any, options: ApplyOptions, auto_approve: bool, console: Console) -> int:
+def _apply(settings: Settings, options: ApplyOptions, auto_approve: bool, console: Console) -> int:
     import threading
 
     from suitesync.commands.apply import apply as apply_plan
@@ -319,7 +322,7 @@ def run_cmd(
     return ExitCode.TESTS_FAILED if report.failed else ExitCode.OK
 
 
-def _run(settings: Any, options: RunOptions, console: Console) -> tuple[Any, int | None]:
+def _run(settings: Settings, options: RunOptions, console: Console) -> tuple[Any, int | None]:
     """The run's report (None: nothing to run) and the signal that stopped it, if one did."""
     import threading
 
