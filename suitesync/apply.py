@@ -61,8 +61,11 @@ class LockfileJournal:
     change has been renamed into place. Writes are atomic (see write_lockfile).
     """
 
-    def __init__(self, lockfile: Lockfile, path: Path, backup_dir: Path | None) -> None:
+    def __init__(
+        self, lockfile: Lockfile, path: Path, backup_dir: Path | None, project: str | None = None
+    ) -> None:
         self.lockfile = lockfile.copy()
+        self.project = project  # stamped on every entry this apply records (a shared lockfile)
         self.path = path
         self.backup_dir = backup_dir
         self._cond = threading.Condition()
@@ -89,9 +92,10 @@ class LockfileJournal:
                 if old is not None and old.test_case_id and self._owners.get(old.test_case_id) == case_id:
                     del self._owners[old.test_case_id]
                 if entry is not None:
-                    self.lockfile.cases[case_id] = entry
-                    if entry.test_case_id:
-                        self._owners[entry.test_case_id] = case_id
+                    stamped = replace(entry, project=self.project)
+                    self.lockfile.cases[case_id] = stamped
+                    if stamped.test_case_id:
+                        self._owners[stamped.test_case_id] = case_id
             self._version += 1
             target = self._version
             if durable:
@@ -324,7 +328,7 @@ class Applier:
             if entry is None or not entry.pending or entry.hash != case.hash:
                 remaining.append(action)
                 continue
-            found = self.reconciler.find(case.agent_id, case.hash, since=since)
+            found = self.reconciler.find(case.agent_id, case.content_hash, since=since)
             if found is not None and self.journal.adopt(
                 action.case_id, self._entry(action, found.test_case_id)
             ):
@@ -354,7 +358,7 @@ class Applier:
             try:
                 made = self.client.create_case(case.payload)
             except OutcomeUnknownError:
-                found = self.reconciler.find(case.agent_id, case.hash, since=sent_at)
+                found = self.reconciler.find(case.agent_id, case.content_hash, since=sent_at)
                 if found is not None and self.journal.adopt(
                     action.case_id, self._entry(action, found.test_case_id)
                 ):

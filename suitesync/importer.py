@@ -7,7 +7,7 @@ back to exactly the imported cases before the lockfile records them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,9 +15,11 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from suitesync.atomic import write_atomic
 from suitesync.lockfile import LockEntry, Lockfile, write_lockfile
-from suitesync.models import PAYLOAD_FIELDS, PLAIN_FIELDS, RemoteCase
+from suitesync.models import PAYLOAD_FIELDS, PLAIN_FIELDS, RemoteCase, payload_hash, redact
 from suitesync.rewrite import dump, text_scalar, yaml_io
+from suitesync.settings import Settings
 
 MAX_ID = 128
 
@@ -27,6 +29,14 @@ class ImportedCase:
     case_id: str
     remote: RemoteCase
     unlabelled: bool  # the remote case has no label: the next apply gives it its id as label
+    secrets: tuple[tuple[str, str], ...] = ()  # (mockData variable, env name) written as references
+
+    @property
+    def hash(self) -> str:
+        """The lockfile hash of the case as written: secrets as their references (see models)."""
+        if not self.secrets:
+            return self.remote.hash
+        return payload_hash(redact(self.remote.payload, dict(self.secrets)))
 
 
 @dataclass(frozen=True)
@@ -56,10 +66,21 @@ def unique_ids(remote: Sequence[RemoteCase], taken: Iterable[str]) -> list[str]:
     return ids
 
 
-def build_import(remote: Sequence[RemoteCase], taken: Iterable[str], agent_ref: str, header: str) -> Import:
-    """The suite file for `remote`, values all cases share factored into `defaults`."""
+def build_import(
+    remote: Sequence[RemoteCase],
+    taken: Iterable[str],
+    agent_ref: str,
+    header: str,
+    secrets: Mapping[str, str] | None = None,
+) -> Import:
+    """The suite file for `remote`, values all cases share factored into `defaults`.
+
+    A mockData value equal to a known secret (`secrets`: value -> environment variable: the API
+    key, the project's `${env:NAME}` values) is written as its `${env:NAME}` reference, never as
+    itself: the file is committed.
+    """
     ids = unique_ids(remote, taken)
-    payloads = [case.payload for case in remote]
+    payloads = [_as_references(case.payload, secrets or {}) for case in remote]
     defaults = _shared_defaults(payloads)
     document = CommentedMap()
     document["agent"] = text_scalar(agent_ref)
@@ -72,10 +93,24 @@ def build_import(remote: Sequence[RemoteCase], taken: Iterable[str], agent_ref: 
     document.yaml_set_start_comment(header)
     text = dump(yaml_io(), document)
     imported = tuple(
-        ImportedCase(case_id, case, not case.payload.get("label"))
+        ImportedCase(case_id, case, not case.payload.get("label"), _secrets_in(case.payload, secrets or {}))
         for case_id, case in zip(ids, remote, strict=True)
     )
     return Import(text, imported)
+
+
+def _as_references(payload: dict[str, Any], secrets: Mapping[str, str]) -> dict[str, Any]:
+    replacements = dict(_secrets_in(payload, secrets))
+    return redact(payload, replacements)
+
+
+def _secrets_in(payload: dict[str, Any], secrets: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """(variable, env name) of each mockData value of `payload` that is a known secret."""
+    return tuple(
+        (m["variableName"], secrets[m["value"]])
+        for m in payload.get("mockData") or []
+        if isinstance(m.get("value"), str) and m["value"] in secrets
+    )
 
 
 def _shared_defaults(payloads: Sequence[dict[str, Any]]) -> CommentedMap:
@@ -142,7 +177,7 @@ def header_for(agent_id: str) -> str:
 
 
 def write_import(
-    result: Import, target: Path, lockfile: Lockfile, lockfile_path: Path, backup_dir: Path, agent_id: str
+    result: Import, target: Path, lockfile: Lockfile, settings: Settings, agent_id: str, project: str | None
 ) -> None:
     """Write the suite file, then record its cases in the lockfile as they are on the platform.
 
@@ -150,10 +185,10 @@ def write_import(
     refused by review), never lockfile entries without a file, which `--prune` would delete.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_text(result.text, encoding="utf-8")
-    temporary.replace(target)
+    write_atomic(target, result.text.encode("utf-8"))
     for case in result.cases:
-        lockfile.cases[case.case_id] = LockEntry(case.remote.test_case_id, agent_id, case.remote.hash)
+        lockfile.cases[case.case_id] = LockEntry(
+            case.remote.test_case_id, agent_id, case.hash, project=project
+        )
     lockfile.cases = dict(sorted(lockfile.cases.items()))
-    write_lockfile(lockfile, lockfile_path, backup_dir)
+    write_lockfile(lockfile, settings.lockfile, settings.state_dir)

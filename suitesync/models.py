@@ -7,7 +7,6 @@ from a suite case (`suite_payload`) and from an API document (`remote_case`).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 from collections.abc import Callable, Collection, Mapping
@@ -117,6 +116,14 @@ class TestCase:
         return redact(self.payload, dict(self.secrets))
 
     @property
+    def content_hash(self) -> str:
+        """The hash of the payload as sent, secret values included: what a remote copy that
+        matches has. Held in memory only, never written (`hash` is what files hold)."""
+        if not self.secrets or self.payload_json is None:
+            return self.hash
+        return hashlib.sha256(self.payload_json.encode()).hexdigest()
+
+    @property
     def payload(self) -> dict[str, Any]:
         """The API body (agentId, userPrompt, successCriteria, label, llmModel, mockData, attempt)."""
         if self.payload_json is None:
@@ -191,25 +198,9 @@ def with_mock_values(
 SECRET_REFERENCE = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
-@functools.lru_cache(maxsize=4096)
-def secret_digest(variable: str, value: str) -> str:
-    """What stands for a secret value in payload hashes.
-
-    scrypt, not sha256: the lockfile is committed, and with every other field of a payload known,
-    a fast hash would let a short secret (a PIN, say) be guessed offline in seconds.
-    """
-    salt = b"suitesync/mockData/" + variable.encode()
-    return "scrypt:" + hashlib.scrypt(value.encode(), salt=salt, n=2**14, r=8, p=1, dklen=16).hex()
-
-
 def redact(payload: dict[str, Any], replacements: dict[str, str]) -> dict[str, Any]:
     """`payload` with the mockData values of `replacements` (variable -> env name) as references."""
     return with_mock_values(payload, replacements, lambda name, _value: "${env:" + replacements[name] + "}")
-
-
-def hashable_form(payload: dict[str, Any], secret_names: frozenset[str]) -> dict[str, Any]:
-    """`payload` with each secret value standing in as its digest."""
-    return with_mock_values(payload, secret_names, lambda name, value: secret_digest(name, str(value)))
 
 
 def canonical_json(payload: dict[str, Any]) -> bytes:
@@ -217,9 +208,9 @@ def canonical_json(payload: dict[str, Any]) -> bytes:
     return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
 
 
-def payload_hash(payload: dict[str, Any], secret_names: frozenset[str] = frozenset()) -> str:
-    """sha256 of the canonical JSON of an API payload, secret values standing in as digests."""
-    return hashlib.sha256(canonical_json(hashable_form(payload, secret_names))).hexdigest()
+def payload_hash(payload: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of an API payload."""
+    return hashlib.sha256(canonical_json(payload)).hexdigest()
 
 
 def new_test_case(
@@ -232,11 +223,10 @@ def new_test_case(
     """
     data = canonical_json(payload)
     secrets = details.get("secrets") or ()
-    digest = (
-        payload_hash(payload, frozenset(name for name, _ in secrets))
-        if secrets
-        else hashlib.sha256(data).hexdigest()
-    )
+    # A secret counts as its `${env:NAME}` reference: the hash goes into the committed lockfile, and
+    # with every other field known, any digest of the value (salted, slow) lets a short secret be
+    # guessed offline. A changed value is seen against the platform's copy instead (plan.py).
+    digest = payload_hash(redact(payload, dict(secrets))) if secrets else hashlib.sha256(data).hexdigest()
     # A case with secrets keeps its payload: a saved plan records it with the secrets as references.
     text = data.decode() if keep is None or secrets or keep(case_id, digest) else None
     return TestCase(case_id, str(payload["agentId"]), text, digest, **details)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from suitesync.lockfile import LockEntry, Lockfile
-from suitesync.models import DIFF_ORDER, KeepPayload, RemoteCase, TestCase, payload_hash
+from suitesync.models import DIFF_ORDER, KeepPayload, RemoteCase, TestCase, payload_hash, redact
 
 PLAN_VERSION = 1
 _LONG_TEXT = 80
@@ -43,6 +43,7 @@ class NoticeKind(enum.StrEnum):
     WOULD_DELETE = "would-delete"  # gone from the suites; deleted only with --prune
     PROTECTED = "protected"  # gone from the suites but `protect: true`: never deleted
     UNMANAGED = "unmanaged"  # a remote case of a managed agent that the lockfile does not know
+    FOREIGN = "foreign"  # recorded by another project sharing the lockfile: never touched from here
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class Notice:
     test_case_id: str | None
     case_id: str | None = None
     label: str | None = None
+    project: str | None = None  # FOREIGN: the project that recorded it ("." for the lockfile's folder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +87,12 @@ class Assumptions:
     remote: Mapping[str, str] | None  # per agent, hash of its remote (testCaseId, hash) list
     environment: str | None = None  # the --env it was made for; None: the default one
     # Per case with secret mock data, the hash of its payload with the secrets as `${env:NAME}`
-    # references (no secret-derived data): tells a changed secret from a changed file.
+    # references (no secret-derived data; since secrets hash as references, the case's own hash).
     secret_cases: Mapping[str, str] = field(default_factory=dict)
+    # Per case with secret mock data (refreshed plans): whether the platform's copy held the very
+    # values the environment gave. One bit that says nothing about a value, and lets apply tell
+    # that a secret changed since the plan (the bit flips) without anything derived from it.
+    secrets_on_platform: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -112,9 +118,11 @@ def build_plan(
     *,
     prune: bool = False,
     environment: str | None = None,
+    project: str | None = None,
 ) -> Plan:
     """Classify every desired case, lockfile entry and remote case (design §6 safety rules apply:
-    only cases recorded in the lockfile are ever updated or deleted)."""
+    only cases recorded in the lockfile are ever updated or deleted). `project` names this
+    project to a lockfile that others share (see owned_by): their entries are never touched."""
     remote_by_id = None if remote is None else {rc.test_case_id: rc for rcs in remote.values() for rc in rcs}
     actions: list[Action] = []
     claimed: set[str] = set()
@@ -129,7 +137,9 @@ def build_plan(
         else:
             actions.append(action)
     leftover = [(k, e) for k, e in lockfile.cases.items() if k not in claimed]
-    deletes, notices = _plan_leftovers(leftover, prune)
+    notices = [_foreign(k, e) for k, e in leftover if not owned_by(e, project)]
+    deletes, own_notices = _plan_leftovers([(k, e) for k, e in leftover if owned_by(e, project)], prune)
+    notices.extend(own_notices)
     actions.extend(deletes)
     notices.extend(_unmanaged(remote, lockfile))
     counts: dict[str, int] = {kind.value: 0 for kind in Kind}
@@ -169,14 +179,14 @@ def payloads_missing(
     for case in desired:
         if case.payload_json is None:
             found = by_id.get(lockfile.cases[case.id].test_case_id or "")
-            if found is None or comparable_hash(found, case.secret_names) != case.hash:
+            if found is None or found.hash != case.hash:  # no secrets: those cases keep payloads
                 missing.add(case.id)
     return missing
 
 
-def comparable_hash(found: RemoteCase, secret_names: frozenset[str]) -> str:
-    """The remote case's hash computed as the suites' is: secret values as their digests."""
-    return payload_hash(found.payload, secret_names) if secret_names else found.hash
+def shape_hash(found: RemoteCase, case: TestCase) -> str:
+    """The remote case's hash taken as the suites' is: `case`'s secret values as references."""
+    return payload_hash(redact(found.payload, dict(case.secrets))) if case.secrets else found.hash
 
 
 def _lock_entry(case: TestCase, lockfile: Lockfile) -> tuple[str | None, LockEntry | None]:
@@ -220,12 +230,19 @@ def _plan_case(
     found = remote_by_id.get(tc_id)
     if found is None:
         return act(Kind.RECREATE, reason="deleted outside suitesync")
-    found_hash = comparable_hash(found, case.secret_names)
-    if found_hash == case.hash:
+    if found.hash == case.content_hash:
         if entry.hash != case.hash:
             return act(Kind.RECORD, tc_id, reason="the remote case already matches")
         return _lock_only(act, entry, case, tc_id)
     changes = field_changes(found.payload, case.payload, case.secret_names)
+    found_hash = shape_hash(found, case)
+    if found_hash == case.hash == entry.hash:  # only secret values differ: nothing tells which side
+        return act(
+            Kind.UPDATE,
+            tc_id,
+            reason=f"{_secret_names(case)} differs from the platform's copy",
+            changes=changes,
+        )
     if found_hash != entry.hash:
         return act(
             Kind.DRIFT, tc_id, "edited outside suitesync; the plan makes it match the file again", changes
@@ -260,6 +277,18 @@ def _plan_leftovers(
     return actions, notices
 
 
+def owned_by(entry: LockEntry, project: str | None) -> bool:
+    """Whether this project recorded `entry`. Entries name their project only when it is not the
+    lockfile's own folder, so a lockfile nobody shares never carries the field."""
+    return entry.project == project
+
+
+def _foreign(case_id: str, entry: LockEntry) -> Notice:
+    return Notice(
+        NoticeKind.FOREIGN, entry.agent_id, entry.test_case_id, case_id, project=entry.project or "."
+    )
+
+
 def _unmanaged(remote: Mapping[str, Sequence[RemoteCase]] | None, lockfile: Lockfile) -> list[Notice]:
     if remote is None:
         return []
@@ -285,33 +314,72 @@ def assumptions_of(
     environment: str | None = None,
 ) -> Assumptions:
     suites = _digest(f"{c.id} {c.agent_id} {c.hash} {c.protect}" for c in sorted(desired, key=_by_id))
-    secrets = _secret_names_by_remote_id(desired, lockfile)
+    secret_cases = _secret_cases_by_remote_id(desired, lockfile)
     remote_hashes = None
+    on_platform: dict[str, bool] = {}
     if remote is not None:
         remote_hashes = {
             agent: _digest(
-                f"{rc.test_case_id} {comparable_hash(rc, secrets.get(rc.test_case_id, frozenset()))}"
+                f"{rc.test_case_id} {_plan_file_hash(rc, secret_cases)}"
                 for rc in sorted(cases, key=_by_remote_id)
             )
             for agent, cases in remote.items()
         }
-    secret_cases = {c.id: redacted_hash(c) for c in desired if c.secrets and c.payload_json is not None}
-    return Assumptions(lockfile.identity, lockfile.serial, suites, remote_hashes, environment, secret_cases)
+        by_id = {rc.test_case_id: rc for rcs in remote.values() for rc in rcs}
+        on_platform = {
+            case.id: _secrets_match(by_id[tc_id], case)
+            for tc_id, case in secret_cases.items()
+            if tc_id in by_id
+        }
+    references = {c.id: c.hash for c in desired if c.secrets}
+    return Assumptions(
+        lockfile.identity, lockfile.serial, suites, remote_hashes, environment, references, on_platform
+    )
 
 
-def redacted_hash(case: TestCase) -> str:
-    """The hash of a case's payload with its secret values as `${env:NAME}` references."""
-    return payload_hash(case.redacted_payload())
+def _secrets_match(found: RemoteCase, case: TestCase) -> bool:
+    """Whether the platform's copy holds the secret values the environment gives `case`."""
+    names = case.secret_names
+    remote = {
+        m["variableName"]: m["value"]
+        for m in found.payload.get("mockData") or []
+        if m["variableName"] in names
+    }
+    desired = {
+        m["variableName"]: m["value"]
+        for m in case.payload.get("mockData") or []
+        if m["variableName"] in names
+    }
+    return remote == desired
 
 
-def _secret_names_by_remote_id(desired: Sequence[TestCase], lockfile: Lockfile) -> dict[str, frozenset[str]]:
-    """Which remote cases carry secrets: a plan file must not hold a fast hash of one."""
-    names: dict[str, frozenset[str]] = {}
+def _plan_file_hash(found: RemoteCase, secret_cases: Mapping[str, TestCase]) -> str:
+    """What a plan file records of a remote case: a case with secrets as its shape (values as
+    references), since a fast hash of its values would let them be guessed offline."""
+    case = secret_cases.get(found.test_case_id)
+    return shape_hash(found, case) if case is not None else found.hash
+
+
+def _secret_cases_by_remote_id(desired: Sequence[TestCase], lockfile: Lockfile) -> dict[str, TestCase]:
+    """The desired cases with secrets, by the testCaseId the lockfile records for them."""
+    found: dict[str, TestCase] = {}
     for case in desired:
         entry = lockfile.cases.get(case.id)
         if case.secrets and entry is not None and entry.test_case_id:
-            names[entry.test_case_id] = case.secret_names
-    return names
+            found[entry.test_case_id] = case
+    return found
+
+
+def _secret_names(case: TestCase) -> str:
+    return secret_change(case.secrets)
+
+
+def secret_change(secrets: Iterable[tuple[str, str]]) -> str:
+    """ "the value of ${env:PIN} (mockData.pin)", naming every candidate when there are several."""
+    pairs = sorted(set(secrets), key=lambda pair: pair[1])
+    variables = " or ".join("${env:" + env + "}" for env in dict.fromkeys(env for _, env in pairs))
+    fields = ", ".join(f"mockData.{name}" for name, _ in pairs)
+    return f"the value of {variables} ({fields})"
 
 
 def _by_id(case: TestCase) -> str:

@@ -6,10 +6,11 @@ schemas/plan.schema.json describes the document; fields are only ever added with
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from suitesync.atomic import write_atomic
 from suitesync.errors import StalePlanError, SuitesyncError
 from suitesync.models import TestCase, new_test_case, with_mock_values
 from suitesync.plan import PLAN_VERSION, Action, Assumptions, FieldChange, Kind, Notice, NoticeKind, Plan
@@ -34,6 +35,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             "remote": None if plan.assumptions.remote is None else dict(plan.assumptions.remote),
             "environment": plan.assumptions.environment,
             "secretCases": dict(plan.assumptions.secret_cases),
+            "secretsOnPlatform": dict(plan.assumptions.secrets_on_platform),
         },
     }
 
@@ -83,18 +85,16 @@ def _notice(notice: Notice) -> dict[str, Any]:
         "testCaseId": notice.test_case_id,
         "id": notice.case_id,
         "label": notice.label,
+        **({"project": notice.project} if notice.project is not None else {}),
     }
 
 
 def write_plan_file(plan: Plan, path: Path) -> None:
-    path.write_text(json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n"
+    write_atomic(path, text.encode("utf-8"))
 
 
 EnvLookup = Callable[[str], str | None]
-
-
-class StaleSecretError(StalePlanError):
-    pass
 
 
 def read_plan_file(
@@ -123,8 +123,6 @@ def read_plan_file(
     _check_environment(path, document, environment)
     try:
         return _plan(document, env_value, check)
-    except StaleSecretError as exc:
-        raise StaleSecretError(f"{path} is stale: {exc}", hint="make a new plan") from None
     except PlanFileError:
         raise
     except (KeyError, TypeError, ValueError) as exc:
@@ -158,11 +156,19 @@ def _plan(document: dict[str, Any], env_value: EnvLookup, check: Callable[[Assum
         raw["remote"],
         raw.get("environment"),
         dict(raw.get("secretCases") or {}),
+        {str(k): bool(v) for k, v in (raw.get("secretsOnPlatform") or {}).items()},
     )
     check(assumptions)
     actions = tuple(_read_action(raw, env_value) for raw in document["actions"])
     notices = tuple(
-        Notice(NoticeKind(n["kind"]), n["agentId"], n["testCaseId"], n.get("id"), n.get("label"))
+        Notice(
+            NoticeKind(n["kind"]),
+            n["agentId"],
+            n["testCaseId"],
+            n.get("id"),
+            n.get("label"),
+            n.get("project"),
+        )
         for n in document["notices"]
     )
     counts = dict(document["summary"])
@@ -177,14 +183,6 @@ def _plan(document: dict[str, Any], env_value: EnvLookup, check: Callable[[Assum
     )
 
 
-def secret_change(secrets: Iterable[tuple[str, str]]) -> str:
-    """ "the value of ${env:PIN} (mockData.pin)", naming every candidate when there are several."""
-    pairs = sorted(set(secrets), key=lambda pair: pair[1])
-    variables = " or ".join("${env:" + env + "}" for env in dict.fromkeys(env for _, env in pairs))
-    fields = ", ".join(f"mockData.{name}" for name, _ in pairs)
-    return f"the value of {variables} ({fields})"
-
-
 def _read_action(raw: dict[str, Any], env_value: EnvLookup) -> Action:
     case = None
     secrets = tuple((str(name), str(env)) for name, env in raw.get("secrets", []))
@@ -197,9 +195,7 @@ def _read_action(raw: dict[str, Any], env_value: EnvLookup) -> Action:
     }
     if raw["payload"] is not None:
         case = new_test_case(raw["id"], _resolve(raw["payload"], secrets, env_value), **details)
-        if case.hash != raw["hash"]:
-            if secrets:
-                raise StaleSecretError(f"{secret_change(secrets)} of {raw['id']} changed since it was made")
+        if case.hash != raw["hash"]:  # secrets hash as their references: a changed value passes
             raise ValueError(f"the payload of {raw['id']} does not match its hash")
     elif raw["hash"] is not None:  # a lockfile-only action: its payload was not needed
         case = TestCase(raw["id"], raw["agentId"], None, raw["hash"], **details)

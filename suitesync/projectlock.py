@@ -1,4 +1,9 @@
-"""One apply per project at a time: an OS file lock that names its holder.
+"""One apply per lockfile at a time: an OS file lock that names its holder.
+
+The lock is keyed by the lockfile's real path, not by the project: it lives in the `.suitesync/`
+folder beside the resolved lockfile, so that two projects sharing one lockfile
+(`lockfile: ../shared.lock`, or a symlink) wait for each other instead of each writing its own
+copy over the other's entries.
 
 flock(2) is released by the kernel when the holding process dies, however it dies, so a killed
 apply never leaves a stale lock behind; the holder's pid, host and start time are written inside
@@ -7,6 +12,7 @@ the lock file only so that a second apply can say who it is waiting for.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -18,7 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from suitesync.atomic import write_hint
 from suitesync.errors import ExitCode, SuitesyncError
+from suitesync.settings import STATE_DIR
 from suitesync.statedir import ensure_state_dir, make_private
 
 LOCK_NAME = "apply.lock"
@@ -29,26 +37,46 @@ class ProjectLockedError(SuitesyncError):
     exit_code = ExitCode.LOCKED
 
 
+def lock_dir_for(lockfile: Path) -> Path:
+    """Where the apply lock of `lockfile` lives: `.suitesync/` beside the file it resolves to."""
+    return Path(os.path.realpath(lockfile)).parent / STATE_DIR
+
+
 @contextmanager
 def project_lock(
     state_dir: Path, timeout: float, on_wait: Callable[[str], None] = lambda holder: None
 ) -> Iterator[None]:
-    """Hold the project's apply lock, waiting up to `timeout` seconds for another holder
-    (`on_wait` hears once whom it waits for)."""
-    path = ensure_state_dir(state_dir) / LOCK_NAME
-    make_private(path)
-    with open(path, "a+", encoding="utf-8") as handle:
+    """Hold the apply lock kept in `state_dir` (see lock_dir_for), waiting up to `timeout`
+    seconds for another holder (`on_wait` hears once whom it waits for)."""
+    path = state_dir / LOCK_NAME
+    try:
+        ensure_state_dir(state_dir)
+        make_private(path)
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - closed below, after the lock
+    except OSError as exc:
+        raise SuitesyncError(
+            f"{path}: cannot take the apply lock: {exc.strerror}; nothing was changed",
+            hint=write_hint(exc) or "suitesync needs to write in the folder of the lockfile",
+        ) from None
+    with handle:
         _acquire(handle, path, timeout, on_wait)
         try:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(json.dumps(_holder()) + "\n")
-            handle.flush()
+            _record_holder(handle)
             yield
         finally:
-            handle.seek(0)
-            handle.truncate()
+            with contextlib.suppress(OSError):
+                os.ftruncate(handle.fileno(), 0)
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _record_holder(handle: TextIO) -> None:
+    """Who holds the lock, for a waiting apply to name; only informative, so a full disk that
+    refuses these few bytes does not stop the apply (the lock is the flock, not the content)."""
+    try:  # unbuffered: nothing left in a buffer for close() to fail on
+        os.ftruncate(handle.fileno(), 0)
+        os.pwrite(handle.fileno(), (json.dumps(_holder()) + "\n").encode(), 0)
+    except OSError:
+        pass
 
 
 def _acquire(handle: TextIO, path: Path, timeout: float, on_wait: Callable[[str], None]) -> None:

@@ -164,7 +164,9 @@ def _notice_lines(notices: tuple[Notice, ...], limit: int = UNMANAGED_SHOWN) -> 
     """Every notice, but at most `limit` unmanaged cases, then how many more (a platform full of
     hand-made cases must not bury the plan)."""
     unmanaged = [n for n in notices if n.kind is NoticeKind.UNMANAGED]
-    lines = [_notice_text(n) for n in notices if n.kind is not NoticeKind.UNMANAGED]
+    grouped = (NoticeKind.UNMANAGED, NoticeKind.FOREIGN)
+    lines = [_notice_text(n) for n in notices if n.kind not in grouped]
+    lines += _foreign_lines([n for n in notices if n.kind is NoticeKind.FOREIGN])
     shown, rest = capped(unmanaged, limit)
     lines += [_notice_text(n) for n in shown]
     if rest:
@@ -173,6 +175,25 @@ def _notice_lines(notices: tuple[Notice, ...], limit: int = UNMANAGED_SHOWN) -> 
             "them all; `suitesync import --agent ID` adopts them)"
         )
     return lines
+
+
+def _foreign_lines(notices: list[Notice]) -> list[str]:
+    """One line per other project sharing the lockfile: its entries are its business."""
+    by_project: dict[str, list[Notice]] = {}
+    for notice in notices:
+        by_project.setdefault(notice.project or ".", []).append(notice)
+    return [
+        f"another project's: {plural(len(found), 'case')} of the shared lockfile "
+        f"({capped_names([n.case_id or '' for n in found])}) "
+        f"{'was' if len(found) == 1 else 'were'} recorded by the project in {project!r}; "
+        "never updated or deleted from here"
+        for project, found in sorted(by_project.items())
+    ]
+
+
+def capped_names(names: list[str], limit: int = 5) -> str:
+    shown, rest = capped(sorted(names), limit)
+    return ", ".join(shown) + (f" and {rest} more" if rest else "")
 
 
 def _notice_text(notice: Notice) -> str:

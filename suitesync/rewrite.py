@@ -26,6 +26,7 @@ from ruamel.yaml.scalarstring import (
 )
 from ruamel.yaml.tokens import CommentToken
 
+from suitesync.atomic import WriteError, write_atomic
 from suitesync.errors import Problem
 from suitesync.load import TAG_STR, load_file, parse_text, resolve_plain
 from suitesync.models import SHARED_ORDER, SUITE_ORDER
@@ -241,5 +242,13 @@ def format_file(path: Path, display: str, *, check: bool, agents: Mapping[str, s
     if parse_text(formatted, display).data != before.data:
         return FormatResult(path, display, False, "not formatted: the result would read differently (a bug)")
     if not check:
-        path.write_text(formatted, encoding="utf-8")
+        try:
+            write_atomic(path, formatted.encode("utf-8"), shown=display)
+        except WriteError as exc:  # a read-only folder, a full disk: the file is as it was
+            return FormatResult(path, display, False, f"not formatted: {_reason(exc)}")
     return FormatResult(path, display, True)
+
+
+def _reason(exc: WriteError) -> str:
+    """The error without the path in front (the report line names the file already)."""
+    return str(exc).split(": ", 1)[-1]

@@ -128,7 +128,9 @@ def write_nothing_to_run(console: Console) -> None:
 
 def write_junit(report: RunReport, path: Path) -> None:
     """The JUnit file, always (unfinished cases are its errors; CI finds the file it publishes)."""
-    path.write_bytes(junit_xml(report))
+    from suitesync.atomic import write_atomic
+
+    write_atomic(path, junit_xml(report))
 
 
 def _short(text: str) -> str:

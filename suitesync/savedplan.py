@@ -1,9 +1,10 @@
 """A saved plan against the present: refused (exit 5) with the real reason when what it assumed changed.
 
 The reason named is the first that holds, in this order: the plan was made for another
-environment; the lockfile moved on (another apply or import ran); a `${env:NAME}` secret's value
-changed; cases changed in the suites (which ones); test cases changed on the platform (which
-agent's). Everything but the last is decided with no request sent.
+environment; the lockfile moved on (another apply or import ran); cases changed in the suites
+(which ones); a `${env:NAME}` secret's value changed (seen against the platform's copy); test
+cases changed on the platform (which agent's). All but the last two are decided with no request
+sent.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from pathlib import Path
 from suitesync.errors import StalePlanError
 from suitesync.lockfile import Lockfile
 from suitesync.models import TestCase
-from suitesync.plan import Assumptions, Kind, NoticeKind, Plan, assumptions_of, redacted_hash
-from suitesync.planfile import read_plan_file, secret_change
+from suitesync.plan import Assumptions, Kind, NoticeKind, Plan, assumptions_of, secret_change
+from suitesync.planfile import read_plan_file
 from suitesync.settings import Settings
 from suitesync.text import joined
 
@@ -34,6 +35,22 @@ def load_saved_plan(settings: Settings, path: Path, cases: list[TestCase], lockf
     if plan.assumptions.suites != now.suites:
         raise StalePlanError(f"{path} is stale: {_suites_change(plan, cases, lockfile)}", hint=NEW_PLAN)
     return plan
+
+
+def check_secrets(path: Path, plan: Plan, now: Assumptions, cases: Sequence[TestCase]) -> None:
+    """A `${env:NAME}` secret changed since the plan when the platform's copy of a case matched
+    the value then and does not now, or the reverse: nothing derived from a value is kept, so
+    this is the only way to tell (a case the plan creates or updates anyway gets the value the
+    variable holds when apply runs)."""
+    assumed = plan.assumptions.secrets_on_platform
+    flipped = {i for i, bit in now.secrets_on_platform.items() if i in assumed and assumed[i] != bit}
+    if flipped:
+        changed = [c for c in cases if c.id in flipped]
+        unchanged = [c for c in cases if c.secrets and c.id not in flipped]
+        raise StalePlanError(
+            f"{path} is stale: {_changed_secrets(changed, unchanged)} changed since it was made",
+            hint=NEW_PLAN,
+        )
 
 
 def check_remote(
@@ -90,21 +107,12 @@ def _suites_change(plan: Plan, cases: Sequence[TestCase], lockfile: Lockfile) ->
     """What changed in the suites since the plan was made, as precisely as can be told."""
     expected = _expected(plan, lockfile)
     now = {case.id: case for case in cases}
-    changed = [i for i, c in now.items() if i in expected and _Expected(c.hash, c.protect) != expected[i]]
-    secret_only = [i for i in changed if _only_secrets_changed(now[i], plan.assumptions.secret_cases)]
-    edited = [i for i in changed if i not in secret_only]
+    edited = [i for i, c in now.items() if i in expected and _Expected(c.hash, c.protect) != expected[i]]
     added = sorted(set(now) - set(expected))
     removed = sorted(set(expected) - set(now))
-    if secret_only and not (edited or added or removed):
-        unchanged = [c for i, c in now.items() if c.secrets and i not in changed]
-        return f"{_changed_secrets([now[i] for i in secret_only], unchanged)} changed since it was made"
     lists = ((edited, "changed"), (added, "added"), (removed, "removed"))
     parts = [f"{joined(names)} {verb}" for names, verb in lists if names]
     return "the suites changed since it was made" + (f": {'; '.join(parts)}" if parts else "")
-
-
-def _only_secrets_changed(case: TestCase, secret_cases: Mapping[str, str]) -> bool:
-    return bool(case.secrets) and secret_cases.get(case.id) == redacted_hash(case)
 
 
 def _changed_secrets(changed: Sequence[TestCase], unchanged: Sequence[TestCase]) -> str:

@@ -41,6 +41,11 @@ def write_import(report: ImportReport, console: Console) -> None:
         console.note(f"would import {count} of agent {report.agent_id} into {report.target}")
         return
     console.note(f"imported {count} of agent {report.agent_id} into {report.target}")
+    for case_id, name, env in report.secrets:
+        console.note(
+            f"{case_id}: mockData.{name} holds the value of {env} on the platform: written as "
+            f"${{env:{env}}}, never as the value"
+        )
     if report.unlabelled:
         console.note(f"{_unlabelled(len(report.unlabelled))}: {', '.join(report.unlabelled)}")
 

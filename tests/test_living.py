@@ -292,27 +292,35 @@ def test_secret_mock_data_reaches_the_api_and_nothing_else(
 def test_a_saved_plan_names_the_secret_that_changed(
     pinned: Path, tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A plan file holds nothing derived from a secret's value, so a changed secret is seen against
+    the platform's copy: the plan records whether that copy held the values of the time."""
     project, plan_file = pinned, tmp_path / "plan.json"
-
-    def refusal_with_another_pin() -> str:
-        monkeypatch.setenv("CUSTOMER_PIN", "another-value")
-        emulator.clear_requests()
-        stale = run_cli("apply", str(plan_file), "--auto-approve", cwd=project)
-        assert stale.code == 5 and emulator.requests() == []
-        monkeypatch.setenv("CUSTOMER_PIN", SECRET)
-        return stale.err
-
-    assert run_cli("plan", "--out", str(plan_file), cwd=project).code == 0  # the case is a create in it
-    assert refusal_with_another_pin() == (
-        f"error: {plan_file} is stale: the value of ${{env:CUSTOMER_PIN}} (mockData.pin) of case-0000 "
-        "changed since it was made\nhint: make a new plan\n"
-    )
-    assert run_cli("apply", str(plan_file), "--auto-approve", cwd=project).code == 0
+    assert run_cli("apply", "--auto-approve", cwd=project).code == 0
     assert run_cli("plan", "--out", str(plan_file), cwd=project).code == 0  # nothing to do in it
-    assert refusal_with_another_pin() == (
+    monkeypatch.setenv("CUSTOMER_PIN", "another-value")
+    emulator.clear_requests()
+    stale = run_cli("apply", str(plan_file), "--auto-approve", cwd=project)
+    assert stale.code == 5
+    assert [r["method"] for r in emulator.requests()] == ["GET"]  # the list it compares with
+    assert stale.err == (
         f"error: {plan_file} is stale: the value of ${{env:CUSTOMER_PIN}} (mockData.pin) changed since "
         "it was made\nhint: make a new plan\n"
     )
+    assert "another-value" not in plan_file.read_text() and SECRET not in plan_file.read_text()
+
+
+def test_a_saved_plan_creates_with_the_value_of_the_time(
+    pinned: Path, tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trade-off: a case the plan creates (or updates anyway) is sent with the value the
+    variable holds when apply runs; nothing in the plan could tell it from the old one."""
+    project, plan_file = pinned, tmp_path / "plan.json"
+    assert run_cli("plan", "--out", str(plan_file), cwd=project).code == 0  # the case is a create in it
+    monkeypatch.setenv("CUSTOMER_PIN", "another-value")
+    assert run_cli("apply", str(plan_file), "--auto-approve", cwd=project).code == 0
+    stored = [m["value"] for _, body in emulator.store.cases(AGENT, float("inf")) for m in body["mockData"]]
+    assert "another-value" in stored and SECRET not in stored
+    assert run_cli("plan", "--detailed-exitcode", cwd=project).code == 0
 
 
 def test_a_missing_secret_names_file_line_and_variable(

@@ -8,13 +8,21 @@ from dataclasses import dataclass
 
 from suitesync.apply import Applier, LockfileJournal, Outcome
 from suitesync.client import RetryBudget, SigmaMindClient
-from suitesync.commands.project import Events, connect, load_valid_cases, plan_with, refresh_remote
+from suitesync.commands.project import (
+    Events,
+    check_lockfile_writable,
+    connect,
+    load_valid_cases,
+    plan_with,
+    project_tag,
+    refresh_remote,
+)
 from suitesync.errors import Cancelled, SuitesyncError
 from suitesync.lockfile import Lockfile, read_lockfile
 from suitesync.options import ApplyOptions
 from suitesync.plan import Kind, Plan, assumptions_of
-from suitesync.projectlock import project_lock
-from suitesync.savedplan import check_remote, load_saved_plan
+from suitesync.projectlock import lock_dir_for, project_lock
+from suitesync.savedplan import check_remote, check_secrets, load_saved_plan
 from suitesync.settings import Settings
 from suitesync.text import plural
 
@@ -37,16 +45,17 @@ def apply(settings: Settings, options: ApplyOptions, events: Events, stop: threa
     SuitesyncError or a subclass before any write request is sent.
     """
     waiting = functools.partial(events.waiting_for_lock, options.lock_timeout)
-    with project_lock(settings.state_dir, options.lock_timeout, waiting):
+    with project_lock(lock_dir_for(settings.lockfile), options.lock_timeout, waiting):
         lockfile = read_lockfile(settings.lockfile)
+        check_lockfile_writable(settings)
         cases, agents = load_valid_cases(settings, lockfile, doing="applied")
         saved = load_saved_plan(settings, options.planfile, cases, lockfile) if options.planfile else None
         with connect(settings, agents, events, stop=stop) as client:
             plan = saved or plan_with(settings, lockfile, cases, client, agents, prune=options.prune)
             if saved is not None and saved.refreshed and options.planfile is not None:
-                remote = refresh_remote(client, agents, settings)
-                assumed = assumptions_of(cases, lockfile, remote).remote or {}
-                check_remote(options.planfile, saved, assumed, settings.describe_agent)
+                now = assumptions_of(cases, lockfile, refresh_remote(client, agents, settings))
+                check_secrets(options.planfile, saved, now, cases)
+                check_remote(options.planfile, saved, now.remote or {}, settings.describe_agent)
             events.plan_ready(plan)
             if not plan.has_changes:
                 return ApplyReport(plan, [])
@@ -89,7 +98,7 @@ def _execute(
     events: Events,
     stop: threading.Event,
 ) -> ApplyReport:
-    journal = LockfileJournal(lockfile, settings.lockfile, settings.state_dir)
+    journal = LockfileJournal(lockfile, settings.lockfile, settings.state_dir, project_tag(settings))
     applier = Applier(
         client,
         journal,

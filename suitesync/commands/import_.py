@@ -5,14 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from suitesync.commands.project import Events, connect, list_agent_cases, load_valid_cases
+from suitesync.atomic import check_writable
+from suitesync.commands.project import (
+    Events,
+    check_lockfile_writable,
+    connect,
+    known_secrets,
+    list_agent_cases,
+    load_valid_cases,
+    project_tag,
+)
 from suitesync.errors import SuitesyncError
 from suitesync.importer import Import, build_import, header_for, slug, write_import
 from suitesync.load import display_path, matches_suites, parse_text
 from suitesync.lockfile import Lockfile, read_lockfile
 from suitesync.models import TestCase, normalize_agent_id
 from suitesync.options import ImportOptions
-from suitesync.projectlock import project_lock
+from suitesync.projectlock import lock_dir_for, project_lock
 from suitesync.settings import Settings
 from suitesync.text import joined, plural
 from suitesync.validate import validate_files
@@ -26,12 +35,14 @@ class ImportReport:
     dry_run: bool = False
     text: str = ""  # the file's text
     unlabelled: list[str] = field(default_factory=list)  # ids of cases that had no label
+    # (case id, mockData variable, environment variable): values written as `${env:NAME}`
+    secrets: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def import_agent(settings: Settings, options: ImportOptions, events: Events) -> ImportReport:
     """Write the agent's unmanaged remote cases as a suite file and record them in the lockfile."""
     agent_id, file_agent = _agent_names(settings, options.agent)
-    with project_lock(settings.state_dir, 0.0):
+    with project_lock(lock_dir_for(settings.lockfile), 0.0):
         lockfile = read_lockfile(settings.lockfile)
         cases, _ = load_valid_cases(settings, lockfile, doing="imported")
         with connect(settings, {agent_id}, events) as client:
@@ -41,7 +52,7 @@ def import_agent(settings: Settings, options: ImportOptions, events: Events) -> 
         if not remote:
             return ImportReport(agent_id)
         taken = set(lockfile.cases) | {c.id for c in cases} | {p for c in cases for p in c.previous_ids}
-        result = build_import(remote, taken, file_agent, header_for(agent_id))
+        result = build_import(remote, taken, file_agent, header_for(agent_id), known_secrets(settings, cases))
         _check_import_reads_back(settings, result)
         target = _import_target(settings, options.into, file_agent)
         shown = display_path(target.resolve(), settings.root.resolve())
@@ -52,10 +63,13 @@ def import_agent(settings: Settings, options: ImportOptions, events: Events) -> 
             options.dry_run,
             result.text,
             [c.case_id for c in result.cases if c.unlabelled],
+            [(c.case_id, name, env) for c in result.cases for name, env in c.secrets],
         )
         if not options.dry_run:
             _check_overwrite(target, shown, options.force, cases, lockfile, result)
-            write_import(result, target, lockfile, settings.lockfile, settings.state_dir, agent_id)
+            check_lockfile_writable(settings)
+            check_writable(_nearest_existing(target.parent), shown)
+            write_import(result, target, lockfile, settings, agent_id, project_tag(settings))
     return report
 
 
@@ -88,6 +102,12 @@ def _check_overwrite(
         )
 
 
+def _nearest_existing(directory: Path) -> Path:
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    return directory
+
+
 def _agent_names(settings: Settings, agent: str) -> tuple[str, str]:
     """(the agent id, the name the suite file uses for it: its alias if it has one)."""
     agent_id = normalize_agent_id(settings.agents.get(agent, agent))
@@ -100,7 +120,7 @@ def _check_import_reads_back(settings: Settings, result: Import) -> None:
     check = validate_files(
         [parse_text(result.text, "import.yaml")], settings.agents, env_value=settings.env_value
     )
-    hashes = {case.id: case.hash for case in check.cases}
+    hashes = {case.id: case.content_hash for case in check.cases}
     wrong = [c.case_id for c in result.cases if not c.unlabelled and hashes.get(c.case_id) != c.remote.hash]
     if check.problems or wrong:
         raise RuntimeError(f"the imported file would not read back exactly ({wrong or check.problems[0]})")

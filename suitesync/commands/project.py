@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from suitesync.atomic import WriteError, cannot_write, check_writable
 from suitesync.errors import SuitesyncError
 from suitesync.load import expand_paths, find_suite_files, load_files
 from suitesync.lockfile import Lockfile
 from suitesync.models import KeepPayload, RemoteCase, TestCase
-from suitesync.plan import Plan, build_plan, payload_needed, payloads_missing
+from suitesync.plan import Plan, build_plan, owned_by, payload_needed, payloads_missing
 from suitesync.settings import CONFIG_NAME, Settings
 from suitesync.statedir import ensure_state_dir
 from suitesync.validate import InvalidSuitesError, ValidationResult, validate_files
@@ -96,9 +98,11 @@ def rehydrate(settings: Settings, cases: list[TestCase], ids: set[str]) -> list[
     return [fresh.get(case.id, case) for case in cases]
 
 
-def agents_of(result: ValidationResult, lockfile: Lockfile) -> set[str]:
-    """The agents a plan must look at: those the suites name and those the lockfile remembers."""
-    return {case.agent_id for case in result.cases} | {entry.agent_id for entry in lockfile.cases.values()}
+def agents_of(result: ValidationResult, lockfile: Lockfile, project: str | None = None) -> set[str]:
+    """The agents a plan must look at: those the suites name and those the lockfile remembers for
+    this project (not those of another project sharing the lockfile)."""
+    remembered = {entry.agent_id for entry in lockfile.cases.values() if entry.project == project}
+    return {case.agent_id for case in result.cases} | remembered
 
 
 def refresh_remote(
@@ -142,7 +146,7 @@ def load_valid_cases(
     desired = load_desired(settings, keep_payload=payload_needed(lockfile))
     if not desired.ok:
         raise InvalidSuitesError(f"the suites are invalid; nothing was {doing}", desired)
-    return desired.cases, agents_of(desired, lockfile)
+    return desired.cases, agents_of(desired, lockfile, project_tag(settings))
 
 
 def plan_with(
@@ -155,11 +159,59 @@ def plan_with(
     prune: bool,
 ) -> Plan:
     """The plan of these cases; with a client, against the platform's current state."""
+    project = project_tag(settings)
+    _check_not_foreign(cases, lockfile, project, settings.lockfile)
     remote = None
     if client is not None:
         remote = refresh_remote(client, agents, settings)
         cases = rehydrate(settings, cases, payloads_missing(cases, lockfile, remote))
-    return build_plan(cases, lockfile, remote, prune=prune, environment=settings.env_name)
+    return build_plan(cases, lockfile, remote, prune=prune, environment=settings.env_name, project=project)
+
+
+def project_tag(settings: Settings) -> str | None:
+    """How this project's lockfile entries name it: its folder relative to the lockfile's real
+    folder, or None when that is the same folder (a lockfile nobody shares never names one)."""
+    lockfile_dir = os.path.realpath(settings.lockfile.parent)
+    relative = Path(os.path.relpath(os.path.realpath(settings.root), lockfile_dir)).as_posix()
+    return None if relative == "." else relative
+
+
+def _check_not_foreign(cases: list[TestCase], lockfile: Lockfile, project: str | None, path: Path) -> None:
+    """A case id that another project sharing the lockfile recorded would take over its remote case."""
+    for case in cases:
+        for name in (case.id, *case.previous_ids):
+            entry = lockfile.cases.get(name)
+            if entry is not None and not owned_by(entry, project):
+                raise SuitesyncError(
+                    f"{case.source}:{case.line}:{case.col}: the id {name} is recorded in {path} by "
+                    f"the project in {entry.project or '.'!r}, which shares that lockfile; nothing was done",
+                    hint="ids must be unique across the projects sharing a lockfile: rename this case",
+                )
+
+
+def check_lockfile_writable(settings: Settings) -> None:
+    """The lockfile's folder and the backup's must take a new file: known before anything is sent
+    (a read-only folder would otherwise fail an apply after its first create)."""
+    check_writable(settings.lockfile.parent, settings.lockfile)
+    try:
+        ensure_state_dir(settings.state_dir)
+    except OSError as exc:
+        raise WriteError(cannot_write(settings.state_dir, exc)) from None
+    check_writable(settings.state_dir, settings.state_dir)
+
+
+def known_secrets(settings: Settings, cases: list[TestCase]) -> dict[str, str]:
+    """Every secret value this project knows -> the environment variable that holds it: the API
+    key and each `${env:NAME}` value of the suites (read from the environment, never stored)."""
+    found: dict[str, str] = {}
+    for case in cases:
+        for _, env in case.secrets:
+            value = settings.env_value(env)
+            if value:
+                found.setdefault(value, env)
+    if settings.api_key is not None:
+        found[settings.api_key.reveal()] = settings.api_key_env
+    return found
 
 
 @contextlib.contextmanager

@@ -6,9 +6,10 @@ import difflib
 import fnmatch
 import threading
 
-from suitesync.commands.project import Events, connect, load_valid_cases, plan_with
+from suitesync.commands.project import Events, connect, known_secrets, load_valid_cases, plan_with
 from suitesync.errors import SuitesyncError
 from suitesync.lockfile import read_lockfile
+from suitesync.masking import Masker, mask_run_report
 from suitesync.options import RunOptions
 from suitesync.run import RunReport, agents_in, run_batches, select_cases
 from suitesync.settings import Settings
@@ -38,7 +39,7 @@ def run(settings: Settings, options: RunOptions, events: Events, stop: threading
         if not selected:
             return None
         events.running(len(selected), len(agents_in(selected)))
-        return run_batches(
+        report = run_batches(
             client,
             selected,
             min_pass_rate=options.min_pass_rate,
@@ -46,6 +47,8 @@ def run(settings: Settings, options: RunOptions, events: Events, stop: threading
             stop=stop,
             on_progress=events.verdicts,
         )
+        # A judge's remarks may quote a secret the case gave the agent: masked before any output.
+        return mask_run_report(report, Masker(known_secrets(settings, cases)))
 
 
 def _check_patterns(patterns: tuple[str, ...], ids: list[str]) -> None:
