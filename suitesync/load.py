@@ -9,21 +9,28 @@ is kept for rewriting files (`fmt`, `import`), where comments must survive.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from yaml._yaml import CParser
 from yaml.constructor import SafeConstructor
 
-from suitesync.errors import Problem
+from suitesync.errors import Problem, SuitesyncError
+from suitesync.text import printable
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 32
+# Problems shown per file: past this, one `too-many-problems` line says how many more there are.
+# A generated or corrupted file can hold hundreds of thousands of mistakes; nobody reads them all,
+# and building, locating and sorting each one made such a file take 20 s and print as many lines.
+MAX_PROBLEMS_PER_FILE = 50
+TOO_MANY = "too-many-problems"
 
 TAG_STR = "tag:yaml.org,2002:str"
 TAG_MAP = "tag:yaml.org,2002:map"
@@ -39,11 +46,27 @@ TAG_NAMES = {
 }
 
 _constructor = SafeConstructor()
+TAG_INT = "tag:yaml.org,2002:int"
+# Python refuses to turn longer digit strings into ints (CVE-2020-10735); binary, octal and hex
+# text has no such limit, but a number that long is no value any field takes either.
+_MAX_INT_DIGITS = 4_300
+_MAX_INT_BITS = 14_000  # 10**4_214: every number below prints within Python's limit
+# What libyaml's reader refuses (YAML 1.1's printable set): C0 controls but tab, LF and CR; DEL;
+# C1 controls but NEL; surrogates; U+FFFE and U+FFFF.
+_UNREADABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_CONTROL_NAMES = {
+    0: "NUL",
+    0x08: "backspace",
+    0x0B: "vertical tab",
+    0x0C: "form feed",
+    0x1B: "ESC",
+    0x7F: "DEL",
+}
 
 
-@dataclass(frozen=True, slots=True)
-class CaseSite:
-    """Where a case starts and where its id is written, recorded while parsing."""
+class CaseSite(NamedTuple):
+    """Where a case starts and where its id is written, recorded while parsing (one per list item
+    of `cases:`, so a tuple: a frozen dataclass costs several times more to build)."""
 
     line: int
     col: int
@@ -75,6 +98,27 @@ class ParsedFile:
     cases: list[CaseSite] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     positions: Any = None
+    omitted: int = 0  # problems found past MAX_PROBLEMS_PER_FILE: counted, not built
+
+    @property
+    def full(self) -> bool:
+        """Whether further problems are only counted: callers skip the cost of building them."""
+        return len(self.problems) >= MAX_PROBLEMS_PER_FILE
+
+    @property
+    def room(self) -> int:
+        return max(0, MAX_PROBLEMS_PER_FILE - len(self.problems))
+
+    def report(self, problem: Problem) -> None:
+        """Keep a problem while the file is under the cap (each once), else count it."""
+        if self.full:
+            self.omitted += 1
+        elif problem not in self.problems:
+            self.problems.append(problem)
+
+    def all_problems(self) -> list[Problem]:
+        """The kept problems, and the `too-many-problems` note when some were only counted."""
+        return self.problems + ([too_many_problems(self.display, self.omitted)] if self.omitted else [])
 
     def locate(self, path: Sequence[str | int]) -> Spot:
         """The value at a JSON path; the deepest existing parent if the path is missing."""
@@ -87,12 +131,34 @@ class ParsedFile:
         return _spot(key_event if key_event is not None else pos)
 
 
+def too_many_problems(display: str, omitted: int) -> Problem:
+    """The note standing for the problems past the cap: on the whole file (line 0), sorted last."""
+    more = f"{omitted} more problem{'s' if omitted != 1 else ''}"
+    hint = f"only the first {MAX_PROBLEMS_PER_FILE} problems of a file are shown: fix them and run it again"
+    return Problem(display, 0, 0, TOO_MANY, f"and {more} in this file", hint)
+
+
 def find_suite_files(root: Path, patterns: Sequence[str], exclude: Iterable[Path] = ()) -> list[Path]:
     """Files under `root` matched by the project's globs, sorted, each once, minus `exclude`."""
     found: set[Path] = set()
     for pattern in patterns:
-        found.update(p for p in root.glob(pattern) if p.is_file() and ".suitesync" not in p.parts)
+        try:
+            found.update(p for p in root.glob(pattern) if _is_file(p) and ".suitesync" not in p.parts)
+        except (OSError, ValueError, NotImplementedError, RecursionError) as exc:
+            # settings.py refuses the globs that cause these (empty, absolute, over-long); this is
+            # the backstop for whatever a file system still refuses to look up.
+            raise SuitesyncError(
+                f'the suites glob "{printable(pattern, 80)}" cannot be searched: {exc}',
+                hint="check `suites:` in suitesync.yaml",
+            ) from exc
     return sorted(found.difference(exclude))
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long, a loop of links: no suite there
+        return False
 
 
 def matches_suites(relative: str, patterns: Sequence[str]) -> bool:
@@ -152,35 +218,39 @@ def parse_text(text: str, display: str) -> ParsedFile:
 
 
 def _read_bytes(parsed: ParsedFile) -> bytes | None:
+    """The file's bytes, never more than the cap: what stat says is checked, and so is what comes,
+    as a file can grow while it is read, and a pipe or device (`<(...)`, /dev/zero) has no size."""
     try:
         size = os.stat(parsed.path).st_size
         if size > MAX_FILE_BYTES:
-            parsed.problems.append(
-                _file_problem(
-                    parsed,
-                    "yaml-too-large",
-                    f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte cap",
-                    "split it into several suite files",
-                )
-            )
+            parsed.report(_too_large(parsed, f"file is {size:,} bytes, over"))
             return None
         with open(parsed.path, "rb") as handle:
-            return handle.read()
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        parsed.problems.append(_file_problem(parsed, "file-unreadable", exc.strerror or str(exc)))
+        parsed.report(_file_problem(parsed, "file-unreadable", exc.strerror or str(exc)))
         return None
+    if len(data) > MAX_FILE_BYTES:
+        parsed.report(_too_large(parsed, "file is over"))
+        return None
+    return data
+
+
+def _too_large(parsed: ParsedFile, what: str) -> Problem:
+    message = f"{what} the {MAX_FILE_BYTES:,}-byte cap"
+    return _file_problem(parsed, "yaml-too-large", message, "split it into several suite files")
 
 
 def _decode(parsed: ParsedFile, data: bytes) -> str | None:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        parsed.problems.append(_file_problem(parsed, "yaml-encoding", "file is UTF-16", "save it as UTF-8"))
+        parsed.report(_file_problem(parsed, "yaml-encoding", "file is UTF-16", "save it as UTF-8"))
         return None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        parsed.problems.append(
+        parsed.report(
             Problem(
                 parsed.display,
                 line,
@@ -192,7 +262,7 @@ def _decode(parsed: ParsedFile, data: bytes) -> str | None:
         )
         return None
     if not text.strip():
-        parsed.problems.append(_file_problem(parsed, "yaml-empty", "file is empty", "a suite needs `cases:`"))
+        parsed.report(_file_problem(parsed, "yaml-empty", "file is empty", "a suite needs `cases:`"))
         return None
     return text
 
@@ -250,6 +320,8 @@ class Builder:
 
     def build(self) -> None:
         parsed = self.parsed
+        if self.unreadable_character():
+            return
         event = None
         try:
             for event in iter_events(self.text):
@@ -257,9 +329,12 @@ class Builder:
                     break
         except yaml.MarkedYAMLError as exc:
             if _NESTING_LIMIT in str(exc.problem):
-                parsed.problems.append(self.too_deep_ahead(event, exc))
+                parsed.report(self.too_deep_ahead(event, exc))
             else:
-                parsed.problems.append(_syntax_problem(parsed, exc, self.text))
+                parsed.report(_syntax_problem(parsed, exc, self.text))
+            return
+        except yaml.YAMLError as exc:  # libyaml's reader, unmarked: the check above should catch it first
+            parsed.report(_file_problem(parsed, "yaml-syntax", printable(str(exc).splitlines()[0])))
             return
         self.report_first(
             self.anchors,
@@ -273,13 +348,11 @@ class Builder:
         if self.fatal or self.anchors or self.aliases:
             return
         if self.result is None:
-            parsed.problems.append(
+            parsed.report(
                 _file_problem(parsed, "yaml-empty", "file holds only comments", "a suite needs `cases:`")
             )
         elif not isinstance(self.result, dict):
-            parsed.problems.append(
-                _file_problem(parsed, "yaml-not-mapping", "the top level must be a mapping")
-            )
+            parsed.report(_file_problem(parsed, "yaml-not-mapping", "the top level must be a mapping"))
         else:
             parsed.data = self.result
             parsed.positions = self.root
@@ -326,7 +399,7 @@ class Builder:
             self.problem(
                 mark,
                 "yaml-duplicate-key",
-                f'duplicate key "{key}" (first at line {frame.keys[key]})',
+                f'duplicate key "{printable(key, 80)}" (first at line {frame.keys[key]})',
                 "remove one: YAML would silently keep only the last",
             )
             frame.key = _DISCARD
@@ -340,11 +413,12 @@ class Builder:
             self.anchors.append(event)
         expected = TAG_MAP if type(container) is dict else TAG_SEQ
         if event.tag not in (None, "!", expected):
-            self.problem(event.start_mark, "yaml-tag", f"tag {event.tag} is not allowed", "remove the tag")
+            message = f"tag {printable(event.tag, 80)} is not allowed"
+            self.problem(event.start_mark, "yaml-tag", message, "remove the tag")
         stack = self.stack
         if len(stack) >= MAX_DEPTH:
             self.fatal = True
-            self.parsed.problems.append(_too_deep(self.parsed, event.start_mark))
+            self.parsed.report(_too_deep(self.parsed, event.start_mark))
             return False
         frame = _Frame(container, event.start_mark)
         if stack:
@@ -397,19 +471,82 @@ class Builder:
         if tag is None or tag == "!":
             if not event.implicit[0]:
                 return value  # quoted or block scalar: always text
+            if len(value) <= _CACHED_PLAIN:
+                try:
+                    known = _plain_value(value)
+                except _CONSTRUCT_ERRORS:
+                    known = _OTHER  # reported below, where the value's place is known
+                if known is not _OTHER:
+                    return known
             tag = resolve_plain(value)
         if tag in (TAG_STR, TAG_TIMESTAMP):
             # A date stays the text written: JSON has no date type and no field takes a date.
             return value
         if tag in _CONSTRUCTED_TAGS:
-            return _constructor.yaml_constructors[tag](_constructor, yaml.ScalarNode(tag, value))
+            return self.construct(event, tag)
         self.problem(
             event.start_mark,
             "yaml-tag",
-            f"tag {tag} is not allowed",
+            f"tag {printable(tag, 80)} is not allowed",
             "remove the tag; suite values are plain strings, numbers and booleans",
         )
         return value
+
+    def unreadable_character(self) -> bool:
+        """Report the first character libyaml refuses to read (a NUL, an escape, U+FFFE, ...) where
+        it is: libyaml would stop the whole file with an unlocated error."""
+        match = _UNREADABLE.search(self.text)
+        if match is None:
+            return False
+        char = match.group()
+        more = len(_UNREADABLE.findall(self.text, match.end()))
+        line, col = _line_col(self.text, match.start())
+        self.parsed.report(
+            Problem(
+                self.parsed.display,
+                line,
+                col,
+                "yaml-character",
+                f"character {_character_name(char)} cannot appear in YAML"
+                + (f" (and {more} more in this file)" if more else ""),
+                f"remove it, or write it as an escape inside double quotes: {_escape(char)}",
+            )
+        )
+        return True
+
+    def construct(self, event: Any, tag: str) -> Any:
+        """A number, boolean or null from its text; the text itself, with a problem, when the text
+        is not one (`!!int x`, `!!bool maybe`) or is a number too long to read."""
+        value = event.value
+        if tag == TAG_INT and len(value) > _MAX_INT_DIGITS:
+            return self.too_long(event)
+        try:
+            result = _construct(tag, value)
+        except _CONSTRUCT_ERRORS:
+            self.not_of_type(event, tag)
+            return value
+        if type(result) is int and result.bit_length() > _MAX_INT_BITS:  # 0x... or 1:2:3... text
+            return self.too_long(event)
+        return result
+
+    def not_of_type(self, event: Any, tag: str) -> None:
+        shown = printable(event.value, 40) or "(nothing)"
+        if event.tag in (None, "!"):  # `0x_`, `._`: YAML's patterns take them for numbers, Python not
+            message = f"{shown} looks like {TAG_NAMES[tag]} to YAML but is not one"
+            self.problem(event.start_mark, "yaml-coerced", message, f"quote it: '{shown}'")
+            return
+        short = "!!" + tag.rsplit(":", 1)[-1]
+        message = f"{shown} is not {TAG_NAMES[tag]}, as its tag {short} says"
+        self.problem(event.start_mark, "yaml-tag", message, "remove the tag, or write a value of that type")
+
+    def too_long(self, event: Any) -> str:
+        self.problem(
+            event.start_mark,
+            "yaml-number",
+            f"a number of {len(event.value):,} characters is too large to read",
+            "no field takes a number this large; quote it if it is text",
+        )
+        return str(event.value)
 
     def too_deep_ahead(self, last: Any, exc: yaml.MarkedYAMLError) -> Problem:
         """`yaml-too-deep` where the level past MAX_DEPTH opens, when libyaml's own nesting limit
@@ -427,7 +564,10 @@ class Builder:
         return Problem(self.parsed.display, line, col, *_TOO_DEEP)
 
     def problem(self, mark: Any, code: str, message: str, hint: str | None = None) -> None:
-        self.parsed.problems.append(_mark(self.parsed, mark, code, message, hint))
+        if self.parsed.full:
+            self.parsed.omitted += 1  # past the cap: counted, not built
+        else:
+            self.parsed.report(_mark(self.parsed, mark, code, message, hint))
 
     def fail(self, mark: Any, code: str, message: str, hint: str | None = None) -> None:
         self.fatal = True
@@ -438,6 +578,27 @@ class Builder:
         if events:
             more = f" (and {len(events) - 1} more)" if len(events) > 1 else ""
             self.problem(events[0].start_mark, code, f"{what}{events[0].anchor}{more}", hint)
+
+
+_CACHED_PLAIN = 64  # plain scalars up to this length are resolved once per distinct text
+_CONSTRUCT_ERRORS = (ValueError, KeyError, IndexError, OverflowError)  # what PyYAML's constructors raise
+
+
+def _construct(tag: str, text: str) -> Any:
+    return _constructor.yaml_constructors[tag](_constructor, yaml.ScalarNode(tag, text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_value(text: str) -> Any:
+    """A short plain scalar's value. Words repeat (`true`, `1`, a model name), and a flood of them
+    (300k list items in a 600 KB file) would otherwise pay for resolving each again."""
+    tag = resolve_plain(text)
+    if tag in _CONSTRUCTED_TAGS:
+        return _construct(tag, text)
+    return text if tag in (TAG_STR, TAG_TIMESTAMP) else _OTHER
+
+
+_OTHER: Any = object()  # a plain scalar of another type (`<<`, `=`): the full path reports it
 
 
 def iter_events(text: str) -> Iterator[Any]:
@@ -491,6 +652,17 @@ def resolve_plain(value: str) -> str:
         if regexp.match(value):
             return str(tag)
     return TAG_STR
+
+
+def _character_name(char: str) -> str:
+    code = ord(char)
+    what = _CONTROL_NAMES.get(code, "a noncharacter" if code >= 0xFFFE else "a control character")
+    return f"U+{code:04X} ({what})"
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f'"\\x{code:02x}"' if code < 0x100 else f'"\\u{code:04x}"'
 
 
 def _mark(parsed: ParsedFile, mark: Any, code: str, message: str, hint: str | None = None) -> Problem:
@@ -562,17 +734,30 @@ def _tab_at(text: str, mark: Any) -> bool:
     return text[offset : offset + 1] == "\t"
 
 
+# The line breaks libyaml counts in its marks: CR, LF, CRLF, NEL, LS and PS (YAML 1.1, 5.4).
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
 def _offset(text: str, mark: Any) -> int:
-    """The offset of a libyaml mark in `text`, from its line and column (both in characters)."""
+    """The offset of a libyaml mark in `text`, from its line and column (both in characters).
+
+    A mark can lie past the text: at the end of a file without a final line break, libyaml counts
+    one more line. The offset then stops at the end."""
     offset = 0
     for _ in range(mark.line):
-        offset = text.index("\n", offset) + 1
-    return offset + int(mark.column)
+        found = _LINE_BREAK.search(text, offset)
+        if found is None:
+            return len(text)
+        offset = found.end()
+    return min(offset + int(mark.column), len(text))
 
 
 def _line_col(text: str, offset: int) -> tuple[int, int]:
-    line_start = text.rfind("\n", 0, offset) + 1
-    return text.count("\n", 0, offset) + 1, offset - line_start + 1
+    """1-based line and column of an offset, lines counted as libyaml counts them."""
+    line, line_start = 1, 0
+    for found in _LINE_BREAK.finditer(text, 0, offset):
+        line, line_start = line + 1, found.end()
+    return line, offset - line_start + 1
 
 
 def _syntax_problem(parsed: ParsedFile, exc: yaml.MarkedYAMLError, text: str) -> Problem:

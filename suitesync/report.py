@@ -31,8 +31,9 @@ def write_validation_text(result: ValidationResult, out: TextIO, err: TextIO) ->
     if result.ok:
         err.write(f"ok: {plural(result.files, 'file')}, {plural(result.case_count, 'case')}\n")
     else:
-        problems = plural(len(result.problems), "problem")
-        err.write(f"{problems} in {part_of(files_with, result.files, 'file')}\n")
+        problems = plural(result.problem_count, "problem")
+        shown = f" ({result.problem_count - result.omitted} shown)" if result.omitted else ""
+        err.write(f"{problems} in {part_of(files_with, result.files, 'file')}{shown}\n")
 
 
 def write_embedded_agents(agents: list[tuple[str, str | None]], err: TextIO) -> None:
@@ -54,6 +55,7 @@ def write_validation_json(result: ValidationResult, out: TextIO) -> None:
         "files": result.files,
         "cases": result.case_count,
         "problems": [problem.as_dict() for problem in result.problems],
+        "omitted": result.omitted,
     }
     json.dump(document, out, indent=2)
     out.write("\n")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from suitesync.errors import ConfigError, Problem
 from suitesync.secret import Secret, remember
+from suitesync.text import printable
 
 if TYPE_CHECKING:
     from suitesync.load import ParsedFile
@@ -176,15 +177,17 @@ def _read_config(path: Path) -> _ProjectConfig:
     """
     from suitesync.load import display_path, load_file
     from suitesync.schema import CONFIG
-    from suitesync.validate import schema_problems
+    from suitesync.validate import problem_order, schema_problems
 
     parsed = load_file(path, display_path(path, Path.cwd()))
-    problems = [p for p in parsed.problems if p.code != "yaml-empty"]
+    parsed.problems = [p for p in parsed.problems if p.code != "yaml-empty"]
     data: Any = parsed.data if parsed.data is not None else {}
-    if not problems:
-        problems = schema_problems(parsed, data, CONFIG) or _value_problems(parsed, data)
+    if not parsed.problems and not schema_problems(parsed, data, CONFIG) and not parsed.omitted:
+        for problem in _value_problems(parsed, data):
+            parsed.report(problem)  # capped per file, like a suite's problems
+    problems = parsed.all_problems()
     if problems:
-        lines = [f"invalid {parsed.display}", *(p.render() for p in sorted(problems))]
+        lines = [f"invalid {parsed.display}", *(p.render() for p in sorted(problems, key=problem_order))]
         raise ConfigError("\n".join(lines))
     return _project_config(data)
 
@@ -248,7 +251,7 @@ def _dotted(path: list[str | int]) -> str:
     text = ""
     for part in path:
         if isinstance(part, int) or not _PLAIN_KEY.match(part):
-            text += f"[{part}]" if isinstance(part, int) else f'["{part}"]'
+            text += f"[{part}]" if isinstance(part, int) else f'["{printable(part, 80)}"]'
         else:
             text += f".{part}" if text else part
     return text
@@ -258,22 +261,25 @@ def _glob_finding(pattern: str) -> Finding | None:
     """A glob must name files inside the project: Path.glob would otherwise walk the filesystem."""
     hint = 'a glob relative to suitesync.yaml, e.g. "suites/**/*.yaml"'
     parts = pattern.split("/")
+    shown = printable(pattern, 80)
     if not pattern.strip():
         return "the glob is empty", hint
     if pattern == ".":
         return '"." is the project folder, not files', hint
     if pattern.startswith("/"):
-        return f'"{pattern}" is an absolute path; globs are relative to suitesync.yaml', hint
+        return f'"{shown}" is an absolute path; globs are relative to suitesync.yaml', hint
     if "\0" in pattern:
         return "the glob holds a NUL character", hint
+    if _too_long(pattern):
+        return _TOO_LONG, hint
     if ".." in parts:
-        return f'"{pattern}" leaves the project (..)', "keep the suites inside the project"
+        return f'"{shown}" leaves the project (..)', "keep the suites inside the project"
     if any(part in ("", ".") for part in parts):
-        return f'"{pattern}" has an empty or "." path part', 'write it without them, e.g. "suites/*.yaml"'
+        return f'"{shown}" has an empty or "." path part', 'write it without them, e.g. "suites/*.yaml"'
     if any("**" in part and part != "**" for part in parts):
-        return f'"{pattern}": ** must be a whole path part', 'e.g. "suites/**/*.yaml"'
+        return f'"{shown}": ** must be a whole path part', 'e.g. "suites/**/*.yaml"'
     if parts[-1] == "**":
-        return f'"{pattern}" matches folders, not files', 'end it with a file pattern: "suites/**/*.yaml"'
+        return f'"{shown}" matches folders, not files', 'end it with a file pattern: "suites/**/*.yaml"'
     return None
 
 
@@ -285,21 +291,35 @@ def _path_finding(path: str | None) -> Finding | None:
         return "the path is empty", hint
     if "\0" in path:
         return "the path holds a NUL character", hint
+    if _too_long(path):
+        return _TOO_LONG, hint
     if path.endswith("/") or Path(path).name in (".", ".."):
-        return f'"{path}" names a folder, not a file', hint
+        return f'"{printable(path, 80)}" names a folder, not a file', hint
     return None
+
+
+# No file system here takes a longer name or path: past these, looking the path up fails (and a
+# glob of thousands of parts exhausts pathlib's recursion) instead of finding nothing.
+_MAX_PATH_CHARS = 1024
+_MAX_NAME_BYTES = 255
+_TOO_LONG = f"the path is too long (at most {_MAX_PATH_CHARS} characters, {_MAX_NAME_BYTES} bytes a part)"
+
+
+def _too_long(path: str) -> bool:
+    longest = max(len(part.encode("utf-8", "replace")) for part in path.split("/"))
+    return len(path) > _MAX_PATH_CHARS or longest > _MAX_NAME_BYTES
 
 
 def _name_finding(name: str, pattern: re.Pattern[str], what: str) -> Finding | None:
     if pattern.match(name):
         return None
-    return f'"{name}" is not {what}', "use letters, digits, '_', '.' or '-'"
+    return f'"{printable(name, 80)}" is not {what}', "use letters, digits, '_', '.' or '-'"
 
 
 def _variable_finding(name: str | None) -> Finding | None:
     if name is None or _VARIABLE.match(name):
         return None
-    return f'"{name}" is not an environment variable name', "e.g. SIGMAMIND_API_KEY_STAGING"
+    return f'"{printable(name, 80)}" is not an environment variable name', "e.g. SIGMAMIND_API_KEY_STAGING"
 
 
 def debug_requested() -> bool:

@@ -28,3 +28,13 @@ def joined(items: Sequence[str], limit: int = 5) -> str:
     shown, rest = capped(items, limit)
     text = ", ".join(shown)
     return f"{text} and {rest} more" if rest else text
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """User text quoted inside a one-line message: invisible and control characters escaped (a
+    value could otherwise forge a line of its own, or colour a terminal), long text cut at `limit`
+    characters with its length said."""
+    shown = "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text[:limit]
+    )
+    return f"{shown}… ({len(text):,} characters)" if len(text) > limit else shown

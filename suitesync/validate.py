@@ -8,6 +8,7 @@ that editors use. Each error's instance path is mapped back to its place in the 
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 import jsonschema_rs
 
 from suitesync.errors import Problem, SuitesyncError
-from suitesync.load import TAG_NAMES, TAG_STR, CaseSite, ParsedFile, Spot
+from suitesync.load import TAG_NAMES, TAG_STR, TOO_MANY, CaseSite, ParsedFile, Spot
 from suitesync.models import (
     SECRET_REFERENCE,
     KeepPayload,
@@ -26,6 +27,7 @@ from suitesync.models import (
     suite_payload,
 )
 from suitesync.schema import load_schema
+from suitesync.text import printable
 
 _VALID_CASE = {"id": "valid", "userPrompt": "p", "successCriteria": "s"}
 
@@ -56,6 +58,12 @@ class ValidationResult:
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
     case_count: int = 0
+    omitted: int = 0  # problems past the per-file cap: counted, each file's `too-many-problems` says how many
+
+    @property
+    def problem_count(self) -> int:
+        """Every problem found, shown or not (a `too-many-problems` note is not one)."""
+        return sum(p.code != TOO_MANY for p in self.problems) + self.omitted
 
     @property
     def ok(self) -> bool:
@@ -102,13 +110,19 @@ class SuiteValidator:
         self.agents = dict(agents or {})
         self.result = ValidationResult()
         self._ids: dict[str, _IdSite] = {}
+        self._unknown_aliases: set[Problem] = set()
 
     def add(self, parsed: ParsedFile) -> None:
+        """Every problem of one file goes through `parsed.report`, which keeps the first
+        MAX_PROBLEMS_PER_FILE and counts the rest: work and output stay bounded per file."""
         self.result.files += 1
-        self.result.problems.extend(parsed.problems)
         data = parsed.data
-        if data is None:
-            return
+        if data is not None:
+            self._check_file(parsed, data)
+        self.result.problems.extend(parsed.all_problems())
+        self.result.omitted += parsed.omitted
+
+    def _check_file(self, parsed: ParsedFile, data: dict[str, Any]) -> None:
         bad_cases = self._check_schema(parsed, data)
         raw_cases = data.get("cases")
         if not isinstance(raw_cases, list):
@@ -119,8 +133,7 @@ class SuiteValidator:
                 self._add_case(parsed, data, raw, index, site, ok)
 
     def finish(self) -> ValidationResult:
-        # Two schema rules can fail on one value (an empty prompt is too short and blank): say it once.
-        self.result.problems = sorted(set(self.result.problems), key=_problem_order)
+        self.result.problems = sorted(set(self.result.problems), key=problem_order)
         return self.result
 
     def _check_schema(self, parsed: ParsedFile, data: dict[str, Any]) -> set[int] | None:
@@ -134,10 +147,11 @@ class SuiteValidator:
         cases = data.get("cases")
         per_case = isinstance(cases, list) and bool(cases)
         top = {**data, "cases": [_VALID_CASE]} if per_case else data
+        reporter = _SchemaReporter(parsed, self.schema)
         if not self.validator.is_valid(top):
             bad = None
             for error in self.validator.iter_errors(top):
-                self.result.problems.extend(_schema_problems(parsed, _ErrorView.of(error), self.schema))
+                reporter.report(_ErrorView.of(error))
         if not per_case:
             return bad
         assert isinstance(cases, list)
@@ -146,9 +160,14 @@ class SuiteValidator:
                 continue
             if bad is not None:
                 bad.add(index)
+            if parsed.full and type(case) is not dict:
+                # A case that is not a mapping breaks one rule (`type: object`; the others only
+                # apply to mappings): counted without asking for its errors, as a flood of them
+                # (300k items in one file) would cost seconds.
+                parsed.omitted += 1
+                continue
             for error in self.case_validator.iter_errors(case):
-                view = _ErrorView.of(error, prefix=("cases", index))
-                self.result.problems.extend(_schema_problems(parsed, view, self.schema))
+                reporter.report(_ErrorView.of(error, prefix=("cases", index)))
         return bad
 
     def _add_case(
@@ -208,7 +227,7 @@ class SuiteValidator:
                 spot = parsed.locate(
                     ["cases", index, "mockData", name] if in_case else ["defaults", "mockData", name]
                 )
-                self.result.problems.append(
+                parsed.report(
                     _problem_at(
                         parsed,
                         spot,
@@ -224,27 +243,30 @@ class SuiteValidator:
 
     def _claim_ids(self, parsed: ParsedFile, index: int, site: CaseSite, case_id: str, previous: Any) -> bool:
         """Each id (current or previous) may name one case in the whole project."""
-        ok = self._claim(_IdSite(parsed.display, site.id_line, site.id_col), case_id)
+        ok = self._claim(parsed, _IdSite(parsed.display, site.id_line, site.id_col), case_id)
         if isinstance(previous, list):
             for number, name in enumerate(previous):
                 spot = parsed.locate(["cases", index, "previousIds", number])
                 ok = (
                     not isinstance(name, str)
-                    or self._claim(_IdSite(parsed.display, spot.line, spot.col), name)
+                    or self._claim(parsed, _IdSite(parsed.display, spot.line, spot.col), name)
                 ) and ok
         return ok
 
-    def _claim(self, site: _IdSite, name: str) -> bool:
+    def _claim(self, parsed: ParsedFile, site: _IdSite, name: str) -> bool:
         first = self._ids.setdefault(name, site)
         if first is site:
             return True
-        self.result.problems.append(
+        if parsed.full:
+            parsed.omitted += 1
+            return False
+        parsed.report(
             Problem(
                 site.path,
                 site.line,
                 site.col,
                 "duplicate-id",
-                f'id "{name}" is already used at {first.path}:{first.line}:{first.col}',
+                f'id "{printable(name, 80)}" is already used at {first.path}:{first.line}:{first.col}',
                 "ids (and previousIds) must be unique across the project",
             )
         )
@@ -252,7 +274,7 @@ class SuiteValidator:
 
     def _resolve_agent(self, parsed: ParsedFile, index: int, site: CaseSite, agent: Any) -> str | None:
         if agent is None:
-            self.result.problems.append(
+            parsed.report(
                 Problem(
                     parsed.display,
                     site.line,
@@ -279,8 +301,9 @@ class SuiteValidator:
         problem = _problem_at(
             parsed, spot, "unknown-agent", f'"{agent}" is not an agent alias of this project', hint
         )
-        if problem not in self.result.problems:  # one report per file-level alias, not one per case
-            self.result.problems.append(problem)
+        if problem not in self._unknown_aliases:  # one report per file-level alias, not one per case
+            self._unknown_aliases.add(problem)
+            parsed.report(problem)
 
 
 def validate_files(
@@ -302,19 +325,54 @@ def validate_files(
 
 def schema_problems(parsed: ParsedFile, document: Any, schema_name: str) -> list[Problem]:
     """`document` (the data of `parsed`) against a packaged schema: located and hinted like a suite's
-    problems (unknown keys with "did you mean", values YAML reads as another type with "quote it")."""
+    problems (unknown keys with "did you mean", values YAML reads as another type with "quote it").
+
+    Reported into `parsed` (so capped per file like a suite's); returns what it added.
+    """
     schema = load_schema(schema_name)
-    validator = jsonschema_rs.Draft202012Validator(schema)
-    return [
-        problem
-        for error in validator.iter_errors(document)
-        for problem in _schema_problems(parsed, _ErrorView.of(error), schema)
-    ]
+    before = len(parsed.problems)
+    reporter = _SchemaReporter(parsed, schema)
+    for error in jsonschema_rs.Draft202012Validator(schema).iter_errors(document):
+        reporter.report(_ErrorView.of(error))
+    return parsed.problems[before:]
 
 
-def _problem_order(problem: Problem) -> tuple[str, int, int, str, str]:
-    """Sort key compared in C: the dataclass's own ordering runs Python code per comparison."""
-    return (problem.path, problem.line, problem.col, problem.code, problem.message)
+class _SchemaReporter:
+    """Schema errors into a file's capped problems: built while there is room, counted after.
+
+    A value that YAML already reported (a bad tag, a number too long) is not reported again."""
+
+    def __init__(self, parsed: ParsedFile, schema: dict[str, Any]) -> None:
+        self.parsed = parsed
+        self.schema = schema
+        self.load_spots = {(p.line, p.col) for p in parsed.problems}
+
+    def report(self, error: _ErrorView) -> None:
+        parsed = self.parsed
+        if type(error.kind).__name__ == "AdditionalProperties":
+            allowed = _allowed_keys(self.schema, error.schema_path)
+            keys = list(error.kind.unexpected)
+            room = parsed.room
+            for key in keys[:room]:
+                parsed.report(_unknown_key(parsed, [*error.instance_path, key], allowed))
+            parsed.omitted += max(0, len(keys) - room)
+        elif _is_redundant(error):
+            return
+        elif parsed.full:
+            parsed.omitted += 1
+        else:
+            problem = _schema_problem(parsed, list(error.instance_path), error)
+            if (problem.line, problem.col) not in self.load_spots:
+                parsed.report(problem)
+
+
+def problem_order(problem: Problem) -> tuple[str, int, int, str, str]:
+    """Problems by path, line and column; a note on the whole file (line 0: how many more problems
+    it has) after its located ones. Compared in C: the dataclass's ordering runs Python code."""
+    return (problem.path, problem.line or _LAST, problem.col, problem.code, problem.message)
+
+
+_LAST = 1 << 62
 
 
 def _problem_at(parsed: ParsedFile, spot: Spot, code: str, message: str, hint: str | None = None) -> Problem:
@@ -331,17 +389,25 @@ def _suggest(word: str, options: Iterable[str]) -> str | None:
 def _format_path(path: Sequence[str | int]) -> str:
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{printable(part, 80)}" if text else printable(part, 80)
     return text or "top level"
 
 
-def _schema_problems(parsed: ParsedFile, error: Any, schema: dict[str, Any]) -> list[Problem]:
-    """One jsonschema_rs error -> Problems at the offending place, with a hint where one helps."""
-    path = list(error.instance_path)
-    if type(error.kind).__name__ == "AdditionalProperties":
-        allowed = _allowed_keys(schema, error.schema_path)
-        return [_unknown_key(parsed, [*path, key], allowed) for key in error.kind.unexpected]
-    return [_schema_problem(parsed, path, error)]
+def _is_redundant(error: _ErrorView) -> bool:
+    """An empty text fails both its minLength and its non-blank pattern: say it once (as minLength)."""
+    path = error.instance_path
+    return (
+        type(error.kind).__name__ == "Pattern"
+        and error.instance == ""
+        and bool(path)
+        and path[-1] in _TEXT_FIELDS
+    )
+
+
+_TEXT_FIELDS = ("userPrompt", "successCriteria", "label")
 
 
 def _schema_problem(parsed: ParsedFile, path: list[str | int], error: Any) -> Problem:
@@ -356,13 +422,14 @@ def _schema_problem(parsed: ParsedFile, path: list[str | int], error: Any) -> Pr
     if name == "Type":
         return _type_problem(parsed, spot, where, error)
     if name == "Enum":
-        message = f'{where}: "{error.instance}" is not an allowed value'
+        message = f'{where}: "{_value_text(error.instance)}" is not an allowed value'
         return _problem_at(
-            parsed, spot, "schema-enum", message, _enum_hint(str(error.instance), kind.options)
+            parsed, spot, "schema-enum", message, _enum_hint(_value_text(error.instance), kind.options)
         )
     if name == "Pattern" and _is_id_path(path):
         hint = "use lowercase letters, digits, '_', '.' or '-', starting with a letter or digit"
-        return _problem_at(parsed, spot, "schema-id", f'{where}: "{error.instance}" is not a valid id', hint)
+        message = f'{where}: "{_value_text(error.instance)}" is not a valid id'
+        return _problem_at(parsed, spot, "schema-id", message, hint)
     if name in ("MinLength", "Pattern") and path and path[-1] in ("userPrompt", "successCriteria", "label"):
         return _problem_at(
             parsed, spot, "schema-empty", f"{where} is empty", "write the text, or remove the key"
@@ -373,9 +440,23 @@ def _schema_problem(parsed: ParsedFile, path: list[str | int], error: Any) -> Pr
     if name == "PropertyNames":
         bad = str(kind.error.instance)
         hint = "use letters, digits, '_', '.' or '-', not starting with a digit"
-        message = f'{where}: "{bad}" is not a valid variable name'
+        message = f'{where}: "{printable(bad, 80)}" is not a valid variable name'
         return _problem_at(parsed, parsed.locate_key([*path, bad]), "schema-name", message, hint)
-    return _problem_at(parsed, spot, f"schema-{kind.name.lower()}", f"{where}: {error.message}")
+    return _problem_at(parsed, spot, f"schema-{kind.name.lower()}", f"{where}: {_own_words(error)}")
+
+
+def _own_words(error: Any) -> str:
+    """jsonschema_rs's message, whose quote of the value (in JSON, however long) is cut short."""
+    message = str(error.message)
+    if isinstance(error.instance, str):
+        quoted = json.dumps(error.instance, ensure_ascii=False)
+        message = message.replace(quoted, f'"{printable(error.instance, 80)}"')
+    return printable(message, 300)
+
+
+def _value_text(value: Any) -> str:
+    """A value quoted in a message: short, one line, printable."""
+    return printable(value if isinstance(value, str) else _describe(value), 80)
 
 
 def _is_id_path(path: Sequence[str | int]) -> bool:
@@ -391,8 +472,9 @@ def _enum_hint(value: str, options: Sequence[str]) -> str:
 
 def _unknown_key(parsed: ParsedFile, path: list[str | int], allowed: list[str]) -> Problem:
     key = str(path[-1])
-    hint = _suggest(key, allowed) or ("allowed here: " + ", ".join(allowed))
-    return _problem_at(parsed, parsed.locate_key(path), "schema-unknown-key", f"unknown key `{key}`", hint)
+    hint = _suggest(key[:200], allowed) or ("allowed here: " + ", ".join(allowed))
+    message = f"unknown key `{printable(key, 80)}`"
+    return _problem_at(parsed, parsed.locate_key(path), "schema-unknown-key", message, hint)
 
 
 def _allowed_keys(schema: dict[str, Any], schema_path: Sequence[str | int]) -> list[str]:
@@ -405,12 +487,12 @@ def _allowed_keys(schema: dict[str, Any], schema_path: Sequence[str | int]) -> l
 def _type_problem(parsed: ParsedFile, spot: Spot, where: str, error: Any) -> Problem:
     expected = _expected_type(error.kind)
     if spot.plain is not None and spot.tag != TAG_STR and expected == "string":
-        shown = spot.plain or "(nothing)"
+        shown = printable(spot.plain, 80) or "(nothing)"
         what = TAG_NAMES.get(spot.tag or "", "a non-string")
         message = f"{where}: {shown} is read by YAML as {what}, not text"
-        return _problem_at(parsed, spot, "yaml-coerced", message, f"quote it: '{spot.plain}'")
+        return _problem_at(parsed, spot, "yaml-coerced", message, f"quote it: '{shown}'")
     if isinstance(error.instance, str) and expected == "integer":
-        message = f'{where}: expected a whole number, got the text "{error.instance}"'
+        message = f'{where}: expected a whole number, got the text "{printable(error.instance, 80)}"'
         return _problem_at(parsed, spot, "schema-type", message, "write the number without quotes")
     message = f"{where}: expected {_article(expected)}, got {_describe(error.instance)}"
     return _problem_at(parsed, spot, "schema-type", message)
@@ -436,5 +518,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
     if isinstance(value, str):
-        return f'the text "{value}"'
+        return f'the text "{printable(value, 80)}"'
+    if isinstance(value, int) and value.bit_length() > 256:
+        return f"a number of {value.bit_length()} bits"
     return f"{value} (a number)"

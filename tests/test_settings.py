@@ -112,10 +112,19 @@ BAD_VALUES = [
         '1:31: config-value: environments.s.apiKeyEnv: "MY-KEY" is not an environment variable name',
     ),
     ('agents: {support: "D5D0 p7"}', '1:19: config-value: agents.support: "D5D0 p7" is not an agent id'),
+    # Longer than any file system takes: looking them up failed (ENAMETOOLONG, or pathlib's
+    # recursion over 3,000 parts) instead of finding nothing.
+    (f'suites: ["suites/{"a" * 300}/*.yaml"]', "1:10: config-value: suites[0]: the path is too long"),
+    (f'suites: ["{"a/" * 3_000}*.yaml"]', "1:10: config-value: suites[0]: the path is too long"),
+    (f'lockfile: "{"x" * 300}.lock"', "1:11: config-value: lockfile: the path is too long"),
+    (
+        'environments: {s: {lockfile: "a\\0b"}}',
+        "1:30: config-value: environments.s.lockfile: the path holds a NUL",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("line", "problem"), BAD_VALUES, ids=[v[0] for v in BAD_VALUES])
+@pytest.mark.parametrize(("line", "problem"), BAD_VALUES, ids=[v[0][:40] for v in BAD_VALUES])
 def test_bad_globs_paths_and_names_are_located_before_anything_is_read(
     tmp_path: Path, line: str, problem: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -139,3 +148,19 @@ def test_an_unknown_environment_gets_did_you_mean() -> None:
     result = run_cli("validate", "-C", str(EXAMPLES), "--env", "stagign")
     assert result.code == 1
     assert "hint: did you mean staging? (environments: staging)" in result.err
+
+
+def test_config_problems_are_capped_and_quoted_on_one_line(tmp_path: Path) -> None:
+    aliases = ", ".join(f'a{n}: "bad id {n}"' for n in range(200))
+    (tmp_path / "suitesync.yaml").write_text(f'suites: ["/\\e[2J\\n.yaml", ".."]\nagents: {{{aliases}}}\n')
+    result = run_cli("validate", cwd=tmp_path)
+    lines = result.err.splitlines()
+    assert result.code == 1 and len(lines) == 52
+    assert lines[1] == (
+        'suitesync.yaml:1:10: config-value: suites[0]: "/\\x1b[2J\\n.yaml" is an absolute path; globs are '
+        'relative to suitesync.yaml (a glob relative to suitesync.yaml, e.g. "suites/**/*.yaml")'
+    )
+    assert lines[-1] == (
+        "suitesync.yaml:0:0: too-many-problems: and 152 more problems in this file "
+        "(only the first 50 problems of a file are shown: fix them and run it again)"
+    )

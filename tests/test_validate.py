@@ -199,3 +199,107 @@ def test_usage_errors_never_exit_2() -> None:
 
 def test_missing_path_is_a_usage_error() -> None:
     assert run_cli("validate", "no-such-file.yaml", cwd=VALID).code == 64
+
+
+# --- hostile input: located problems, never an internal error (issue 12) ---------------------------
+
+CASE_HEAD = "agent: D5D0p7TUs66TTAEAx\ncases:\n  - id: a\n    userPrompt: p\n    successCriteria: s\n"
+ESCAPE_HINT = "remove it, or write it as an escape inside double quotes"
+
+
+@pytest.mark.parametrize(
+    ("char", "named", "escape"),
+    [
+        ("\x00", "U+0000 (NUL)", '"\\x00"'),
+        ("\x1b", "U+001B (ESC)", '"\\x1b"'),
+        ("\x7f", "U+007F (DEL)", '"\\x7f"'),
+        ("\ufffe", "U+FFFE (a noncharacter)", '"\\ufffe"'),
+    ],
+    ids=["NUL", "ESC", "DEL", "U+FFFE"],
+)
+def test_a_control_character_is_located_and_the_other_files_are_still_validated(
+    tmp_path: Path, char: str, named: str, escape: str
+) -> None:
+    (tmp_path / "bad.yaml").write_text(CASE_HEAD.replace("userPrompt: p", f"userPrompt: say {char}hi{char}"))
+    (tmp_path / "good.yaml").write_text(CASE_HEAD.replace("id: a", "id: b") + "    attempt: 0\n")
+    result = run_cli("validate", "bad.yaml", "good.yaml", cwd=tmp_path)
+    assert result.code == 1
+    assert result.out == (
+        f"bad.yaml:4:21: yaml-character: character {named} cannot appear in YAML (and 1 more in this file)"
+        f" ({ESCAPE_HINT}: {escape})\n"
+        "good.yaml:6:14: schema-minimum: cases[0].attempt: 0 is less than the minimum of 1\n"
+    )
+    assert result.err == "2 problems in 2 files\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("!!int x", "yaml-tag: x is not a number, as its tag !!int says"),
+        ("!!float x", "yaml-tag: x is not a number, as its tag !!float says"),
+        ("!!bool maybe", "yaml-tag: maybe is not a boolean, as its tag !!bool says"),
+        ('!!int ""', "yaml-tag: (nothing) is not a number, as its tag !!int says"),
+        ("!!int 0b", "yaml-tag: 0b is not a number, as its tag !!int says"),
+        ("0x_", "yaml-coerced: 0x_ looks like a number to YAML but is not one (quote it: '0x_')"),
+        ("9" * 5_000, "yaml-number: a number of 5,000 characters is too large to read"),
+        ("0x" + "f" * 4_000, "yaml-number: a number of 4,002 characters is too large to read"),
+    ],
+    ids=["int", "float", "bool", "int-empty", "int-0b", "implicit-hex", "5000-digits", "long-hex"],
+)
+def test_a_value_that_is_not_what_its_type_says_is_one_located_problem(
+    tmp_path: Path, value: str, problem: str
+) -> None:
+    (tmp_path / "bad.yaml").write_text(CASE_HEAD + f"    attempt: {value}\n")
+    result = run_cli("validate", "bad.yaml", cwd=tmp_path)
+    assert result.code == 1
+    assert result.out.startswith(f"bad.yaml:6:14: {problem}")
+    assert result.out.count("\n") == 1, "one problem, not a second one about the same value"
+
+
+def test_values_quoted_in_messages_are_one_printable_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        CASE_HEAD + '    llmModel: "gpt\\n::error::forged\\e[31m"\n    label: "' + "x" * 5_000 + '"\n'
+    )
+    result = run_cli("validate", "--format", "json", "bad.yaml", cwd=tmp_path)
+    messages = [p["message"] for p in json.loads(result.out)["problems"]]
+    assert messages == [
+        'cases[0].llmModel: "gpt\\n::error::forged\\x1b[31m" is not an allowed value',
+        'cases[0].label: "' + "x" * 80 + '… (5,000 characters)" is longer than 256 characters',
+    ]
+
+
+def test_problems_past_50_in_a_file_are_counted_not_shown(tmp_path: Path) -> None:
+    # Issue 12: 300k flow items in 600 KB took 21 s and printed 300k lines; 60k unknown keys 7 s.
+    items = ",".join("1" * 300_000)
+    (tmp_path / "items.yaml").write_text(f"agent: D5D0p7TUs66TTAEAx\ncases: [{items}]\n")
+    (tmp_path / "keys.yaml").write_text(CASE_HEAD + "".join(f"    k{n}: 1\n" for n in range(60_000)))
+    started = time.process_time()
+    result = run_cli("validate", "items.yaml", "keys.yaml", cwd=tmp_path)
+    assert time.process_time() - started < 10  # CPU seconds: about 2 here; nothing else is timed
+    lines = result.out.splitlines()
+    assert len(lines) == 102
+    assert lines[0] == "items.yaml:2:9: schema-type: cases[0]: expected a mapping, got 1 (a number)"
+    assert lines[50] == (
+        "items.yaml:0:0: too-many-problems: and 299950 more problems in this file "
+        "(only the first 50 problems of a file are shown: fix them and run it again)"
+    )
+    assert lines[51].startswith("keys.yaml:6:5: schema-unknown-key: unknown key `k0`")
+    assert lines[101].startswith("keys.yaml:0:0: too-many-problems: and 59950 more problems in this file")
+    assert result.err == "360000 problems in 2 files (100 shown)\n"
+    document = json.loads(run_cli("validate", "--format", "json", "keys.yaml", cwd=tmp_path).out)
+    assert (len(document["problems"]), document["omitted"]) == (51, 59_950)
+    assert document["problems"][-1]["code"] == "too-many-problems"
+
+
+def test_a_file_is_read_up_to_the_size_cap_whatever_its_size_says() -> None:
+    result = run_cli("validate", "/dev/zero")
+    assert result.out == (
+        "/dev/zero:1:1: yaml-too-large: file is over the 1,048,576-byte cap "
+        "(split it into several suite files)\n"
+    )
+
+
+def test_a_file_without_a_final_line_break_is_located(tmp_path: Path) -> None:
+    (tmp_path / "cut.yaml").write_text("agent: x\nd")  # libyaml places its mark past the last line
+    result = run_cli("validate", "cut.yaml", cwd=tmp_path)
+    assert result.out.startswith("cut.yaml:3:1: yaml-syntax: could not find expected ':'")
