@@ -33,6 +33,7 @@ from suitesync.errors import SuitesyncError
 from suitesync.lockfile import LockEntry, Lockfile, write_lockfile
 from suitesync.models import RemoteCase
 from suitesync.plan import Action, Kind, Plan
+from suitesync.replies import printable
 
 WRITE_INTERVAL_SECONDS = 0.1  # between lockfile writes that nobody waits for
 LIST_POLL_SECONDS = 0.25
@@ -62,10 +63,16 @@ class LockfileJournal:
     """
 
     def __init__(
-        self, lockfile: Lockfile, path: Path, backup_dir: Path | None, project: str | None = None
+        self,
+        lockfile: Lockfile,
+        path: Path,
+        backup_dir: Path | None,
+        project: str | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.lockfile = lockfile.copy()
         self.project = project  # stamped on every entry this apply records (a shared lockfile)
+        self.stop = stop  # set when the writer fails: no new request starts that it could not record
         self.path = path
         self.backup_dir = backup_dir
         self._cond = threading.Condition()
@@ -135,7 +142,20 @@ class LockfileJournal:
         while self._written < target and self._error is None:
             self._cond.wait()
         if self._error is not None:
-            raise SuitesyncError(f"cannot write the lockfile {self.path}: {self._error}") from self._error
+            hint = self._error.hint if isinstance(self._error, SuitesyncError) else None
+            raise SuitesyncError(self.failure or "", hint=hint or _WRITER_HINT) from self._error
+
+    @property
+    def failure(self) -> str | None:
+        """Why the lockfile could not be written, once the writer has failed."""
+        error = self._error
+        if error is None:
+            return None
+        if isinstance(error, SuitesyncError):  # an atomic write that failed says which file and why
+            return f"cannot write the lockfile {self.path}: {error}"
+        if isinstance(error, OSError):
+            return f"cannot write the lockfile {self.path}: {printable(str(error), 500)}"
+        return f"internal error: the lockfile writer failed: {type(error).__name__}: {printable(str(error))}"
 
     def _write_loop(self) -> None:
         while True:
@@ -155,14 +175,26 @@ class LockfileJournal:
                 snapshot = Lockfile(self.lockfile.lineage, self.lockfile.serial, dict(self.lockfile.cases))
             try:
                 write_lockfile(snapshot, self.path, self.backup_dir)
-            except OSError as exc:  # a full disk, say: every waiter hears of it
-                with self._cond:
-                    self._error = exc
-                    self._cond.notify_all()
+            except Exception as exc:  # a full disk, say, or a bug: every waiter hears of it
+                self._fail(exc)
                 return
             with self._cond:
                 self._written = target
                 self._cond.notify_all()
+
+    def _fail(self, error: Exception) -> None:
+        """The writer is gone: whoever waits for a write hears why, and the run stops starting
+        requests (what they made could not be recorded; the pending intents on disk cover it)."""
+        with self._cond:
+            self._error = error
+            self._cond.notify_all()
+        if self.stop is not None:
+            self.stop.set()
+
+
+_WRITER_HINT = (
+    "the pending intents already on disk are settled by the next apply; fix the cause and run apply again"
+)
 
 
 class Reconciler:
@@ -177,6 +209,7 @@ class Reconciler:
         self.stop = stop
         self._locks: dict[str, threading.Lock] = {}
         self._listings: dict[str, tuple[float, list[RemoteCase]]] = {}
+        self._failures: dict[str, tuple[float, SuitesyncError]] = {}  # the last list call that gave up
         self._guard = threading.Lock()
 
     def find(self, agent_id: str, digest: str, since: float) -> RemoteCase | None:
@@ -199,14 +232,24 @@ class Reconciler:
             self.stop.wait(min(LIST_POLL_SECONDS, max(0.01, deadline - time.time())))
 
     def _listing(self, agent_id: str, fresher_than: float) -> tuple[float, list[RemoteCase]]:
+        asked = time.time()
         with self._guard:
             lock = self._locks.setdefault(agent_id, threading.Lock())
         with lock:  # one list call at a time per agent; later askers reuse a fresh enough one
             cached = self._listings.get(agent_id)
             if cached is not None and cached[0] >= fresher_than:
                 return cached
+            failed = self._failures.get(agent_id)
+            if failed is not None and failed[0] >= asked:
+                # A list call that ended while this thread waited for it gave up after all its
+                # retries: trying again at once would only wait as long again (a dead API).
+                raise failed[1]
             started = time.time()
-            listing = (started, self.client.list_cases(agent_id))
+            try:
+                listing = (started, self.client.list_cases(agent_id))
+            except SuitesyncError as exc:
+                self._failures[agent_id] = (time.time(), exc)
+                raise
             self._listings[agent_id] = listing
             return listing
 
@@ -306,6 +349,10 @@ class Applier:
             return Outcome(action, "failed", error=str(exc))
         except SuitesyncError as exc:
             return Outcome(action, "failed", error=str(exc))
+        except Exception as exc:  # a bug, or a reply nobody foresaw: the action fails, the run goes on
+            return Outcome(
+                action, "failed", error=f"internal error: {type(exc).__name__}: {printable(str(exc))}"
+            )
 
     def _finish(self, outcome: Outcome) -> None:
         self._outcomes.append(outcome)

@@ -1,8 +1,7 @@
 """Frozen models: a TestCase as the suites define it, the API payload it becomes, its canonical hash.
 
 `PAYLOAD_FIELDS` is the one list of the payload's fields: the client, the planner, the rewriter,
-the importer and the emulator derive theirs from it. Beside it, the two mappings to a payload:
-from a suite case (`suite_payload`) and from an API document (`remote_case`).
+the importer, the emulator and the two mappings to a payload (payloads.py) derive theirs from it.
 """
 
 from __future__ import annotations
@@ -143,37 +142,6 @@ class RemoteCase:
     agent_id: str
     payload: dict[str, Any]
     hash: str
-
-
-def suite_payload(
-    case_id: str,
-    agent_id: str,
-    case: Mapping[str, Any],
-    defaults: Mapping[str, Any],
-    mock_data: Mapping[str, Any],
-) -> dict[str, Any]:
-    """Suite case -> payload: the case's keys over its file's `defaults:`, over the API's defaults
-    (`mock_data`: defaults and case merged, secrets resolved)."""
-    payload: dict[str, Any] = {"agentId": agent_id, "label": case.get("label", case_id)}
-    payload["mockData"] = [{"variableName": k, "value": v} for k, v in mock_data.items()]
-    for f in PLAIN_FIELDS:
-        payload[f.name] = case.get(f.suite_key, defaults.get(f.suite_key, f.default))
-    return {name: payload[name] for name in API_ORDER}
-
-
-def remote_case(document: Mapping[str, Any]) -> RemoteCase:
-    """API document -> payload: agent id without its prefix, payload fields only, with its hash."""
-    agent = document.get("agent") or {}
-    agent_id = normalize_agent_id(str(document.get("agentId") or agent.get("agentId") or ""))
-    payload: dict[str, Any] = {"agentId": agent_id, "label": document.get("label")}
-    payload["mockData"] = [
-        {"variableName": m.get("variableName"), "value": m.get("value")}
-        for m in document.get("mockData") or []
-    ]
-    for f in PLAIN_FIELDS:
-        payload[f.name] = document.get(f.name)
-    ordered = {name: payload[name] for name in API_ORDER}
-    return RemoteCase(str(document["testCaseId"]), agent_id, ordered, payload_hash(ordered))
 
 
 def request_body(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ when its `successfulAttempts + failedAttempts` reaches the attempts it holds (th
 from __future__ import annotations
 
 import fnmatch
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -19,6 +20,7 @@ from suitesync.client import SigmaMindClient
 from suitesync.errors import SuitesyncError
 from suitesync.lockfile import LockEntry, Lockfile
 from suitesync.models import TestCase, normalize_agent_id
+from suitesync.replies import printable
 from suitesync.text import plural
 
 FIRST_POLL_SECONDS = 0.5
@@ -125,7 +127,7 @@ def run_batches(
     stopped: str | None
     try:
         for agent, items in sorted(by_agent.items()):
-            batches[agent] = str(client.create_batch(agent, [s.test_case_id for s in items])["batchId"])
+            batches[agent] = client.create_batch(agent, [s.test_case_id for s in items])
     except SuitesyncError as exc:
         stopped = f"a batch run could not be started: {exc}"
     else:
@@ -145,7 +147,7 @@ def _case_result(
     if runs is None:  # its batch did not finish (or start)
         return CaseResult(case.id, case.source, agent, item.test_case_id, (), min_pass_rate, stopped)
     attempts = tuple(
-        Attempt(str(r["jobId"]), bool(_verdict(r)), str(r.get("remarks") or ""))
+        Attempt(str(r["jobId"]), _verdict(r) is True, str(r.get("remarks") or ""))
         for r in runs
         if _run_case_id(r) == item.test_case_id
     )
@@ -209,9 +211,18 @@ def _expected_attempts(batch: dict[str, Any]) -> int:
 
 
 def _verdict(run: dict[str, Any]) -> bool | None:
-    """isSuccessful, or the legacy spelling isSuccesful (sigmamind-api.md §8.10)."""
-    value = run.get("isSuccessful", run.get("isSuccesful"))
-    return None if value is None else bool(value)
+    """isSuccessful, or the legacy spelling isSuccesful (sigmamind-api.md §8.10): a JSON boolean,
+    or null while the run goes on. Anything else (`"false"` is a string, and truthy) is an error
+    naming the test run, never a pass."""
+    value = run.get("isSuccessful")
+    if value is None:
+        value = run.get("isSuccesful")
+    if value is None or isinstance(value, bool):
+        return value
+    raise SuitesyncError(
+        f"test run {printable(str(run.get('jobId')))}: isSuccessful is "
+        f"{printable(json.dumps(value), 40)}, not true, false or null"
+    )
 
 
 def _run_case_id(run: dict[str, Any]) -> str:

@@ -24,8 +24,8 @@ from suitesync.models import (
     TestCase,
     new_test_case,
     normalize_agent_id,
-    suite_payload,
 )
+from suitesync.payloads import suite_payload
 from suitesync.schema import load_schema
 from suitesync.text import printable
 

@@ -136,7 +136,7 @@ def write_project(root: Path, cases: int, per_file: int = 20, agent: str = AGENT
 
 def remote_state(emulator: object) -> dict[str, str]:
     """testCaseId -> payload hash of every remote case of every agent, read straight from the store."""
-    from suitesync.models import remote_case
+    from suitesync.payloads import remote_case
 
     store = emulator.store  # type: ignore[attr-defined]
     api = emulator.api  # type: ignore[attr-defined]

@@ -166,7 +166,10 @@ def test_redirects_are_not_followed() -> None:
 
 def test_transport_errors_on_reads_are_retried_then_reported() -> None:
     client = SigmaMindClient("http://127.0.0.1:9", Secret("k"), sleep=lambda _s: None, retries=2)
-    with client, pytest.raises(RetryableError, match=r"GET /v1/test-cases: ConnectError"):
+    with (
+        client,
+        pytest.raises(RetryableError, match=r"GET /v1/test-cases: cannot connect \(.*Connection refused\)"),
+    ):
         client.list_cases(AGENT)
 
 
@@ -178,8 +181,8 @@ def test_retry_after_accepts_seconds_and_http_dates_and_is_capped() -> None:
 
     from suitesync.client import MAX_RETRY_AFTER_S, _retry_after
 
-    def answer(value: str) -> httpx.Response:
-        return httpx.Response(429, headers={"Retry-After": value})
+    def answer(value: str) -> httpx.Headers:
+        return httpx.Headers({"Retry-After": value})
 
     assert _retry_after(answer("3")) == 3.0
     in_ten = email.utils.formatdate(clock.time() + 10, usegmt=True)
@@ -187,7 +190,7 @@ def test_retry_after_accepts_seconds_and_http_dates_and_is_capped() -> None:
     assert _retry_after(answer("86400")) == MAX_RETRY_AFTER_S
     assert _retry_after(answer("-5")) == 0.0
     assert _retry_after(answer("soon")) is None
-    assert _retry_after(httpx.Response(503)) is None
+    assert _retry_after(httpx.Headers()) is None
 
 
 def test_a_rate_limited_create_is_sent_again_and_made_once(emulator: Emulator) -> None:
@@ -206,3 +209,20 @@ def test_a_create_refused_every_time_gives_up_with_the_429(emulator: Emulator) -
         client.create_case(BODY)
     assert [r["method"] for r in emulator.requests()] == ["POST"] * 3
     assert emulator.store.create_counts() == {}
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("line one\nline two\r\n", "line one line two"),
+        ("\x1b[31mred\x1b[0m", "[31mred [0m"),
+        ("::error file=a::pwned", ": :error file=a: :pwned"),
+        (":::warning::x", ": : :warning: :x"),
+        ("right\u202eto left\u00a0spaced\x7f", "right to left spaced"),
+        ("x" * 5000, "x" * 200 + "…"),
+    ],
+)
+def test_server_text_is_made_one_printable_capped_line(raw: str, shown: str) -> None:
+    from suitesync.replies import printable
+
+    assert printable(raw) == shown

@@ -98,7 +98,7 @@ def _execute(
     events: Events,
     stop: threading.Event,
 ) -> ApplyReport:
-    journal = LockfileJournal(lockfile, settings.lockfile, settings.state_dir, project_tag(settings))
+    journal = LockfileJournal(lockfile, settings.lockfile, settings.state_dir, project_tag(settings), stop)
     applier = Applier(
         client,
         journal,

@@ -237,6 +237,7 @@ def connect(
         return
     if settings.api_key is None:
         raise ConfigError(f"{settings.api_key_env} is not set", hint="export your SigmaMind API key in it")
+    options.setdefault("key_source", settings.api_key_env)
     with SigmaMindClient(settings.base_url, settings.api_key, **options) as client:
         yield client
 
