@@ -21,8 +21,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -33,7 +32,8 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exp
 
 from suitesync.deadline import DEADLINE_PASSED, deadline_transport, request_deadline
 from suitesync.errors import ConfigError, SuitesyncError
-from suitesync.models import RemoteCase
+from suitesync.models import RemoteCase, request_body
+from suitesync.payloads import remote_case
 from suitesync.replies import (
     EXCERPT_CHARS,
     ShapeError,
@@ -43,13 +43,11 @@ from suitesync.replies import (
     identifier,
     kind,
     printable,
-    remote_case,
 )
 
 if TYPE_CHECKING:
-    from suitesync.settings import Secret, Settings
+    from suitesync.secret import Secret
 
-PAYLOAD_FIELDS = ("agentId", "userPrompt", "successCriteria", "label", "llmModel", "mockData", "attempt")
 MAX_RETRY_AFTER_S = 60.0  # one wait the server asks for, at most
 MAX_RETRY_WINDOW_S = 120.0  # from the first try of a request to the end of its last wait, at most
 MAX_CONSECUTIVE_FAILURES = 30
@@ -281,7 +279,7 @@ class SigmaMindClient:
 
     def create_case(self, payload: dict[str, Any]) -> RemoteCase:
         """Create a test case. Anything but a clear answer raises OutcomeUnknownError: it may exist."""
-        reply = self._post("/v1/test-cases", _body(payload))
+        reply = self._post("/v1/test-cases", request_body(payload))
         try:
             return _reply_case(reply)
         except ReplyError as exc:  # a 2xx the docs do not describe: it may well have been made
@@ -290,7 +288,7 @@ class SigmaMindClient:
     def update_case(self, test_case_id: str, payload: dict[str, Any]) -> RemoteCase:
         """PUT the full desired body: the same result under full or partial update semantics."""
         path = f"/v1/test-cases/{path_segment(test_case_id, 'testCaseId')}"
-        reply = self._retrying("PUT", path, json=_body(payload))
+        reply = self._retrying("PUT", path, json=request_body(payload))
         assert reply is not None
         return _reply_case(reply)
 
@@ -564,10 +562,6 @@ def _tally(got: Counter[str]) -> str:
     return ", ".join(f"{times} got {what}" for what, times in got.most_common())
 
 
-def _body(payload: dict[str, Any]) -> dict[str, Any]:
-    return {name: payload[name] for name in PAYLOAD_FIELDS if name in payload}
-
-
 def _retry_after(headers: httpx.Headers) -> float | None:
     """Retry-After as seconds or an HTTP date, capped so a confused server cannot stall a run;
     None (our own backoff) for what is neither, NaN included."""
@@ -605,41 +599,3 @@ def _api_message(reply: Reply) -> str:
     if isinstance(body, dict) and body.get("message"):
         return printable(str(body["message"]))
     return printable(reply.reason) or "error"
-
-
-@contextmanager
-def connect(settings: Settings, agent_ids: set[str], **options: Any) -> Iterator[SigmaMindClient]:
-    """A client for the configured API; SIGMAMIND_BASE_URL=local starts the embedded emulator."""
-    from suitesync.settings import Secret
-
-    if settings.uses_embedded_emulator:
-        from suitesync.emulator import Emulator
-
-        # The embedded emulator knows every agent the project names, and needs no key of yours.
-        state = settings.state_dir / "emulator.sqlite3"
-        with (
-            Emulator(state=state, agents=sorted(agent_ids)) as emulator,
-            SigmaMindClient(emulator.url, Secret("local"), **options) as client,
-        ):
-            yield client
-        return
-    if settings.api_key is None:
-        raise ConfigError(f"{settings.api_key_env} is not set", hint="export your SigmaMind API key in it")
-    options.setdefault("key_source", settings.api_key_env)
-    with SigmaMindClient(settings.base_url, settings.api_key, **options) as client:
-        try:
-            yield client
-        except ApiError as exc:
-            if exc.status not in (401, 403):
-                raise
-            raise SuitesyncError(str(exc), hint=_key_hint(settings, exc.status)) from None
-
-
-def _key_hint(settings: Settings, status: int) -> str:
-    """Which key was sent, and from where: the usual cause of a 401 is the wrong variable or env."""
-    where = f"environment {settings.env_name}'s key, " if settings.env_name else ""
-    problem = "was not accepted" if status == 401 else "may not use this agent"
-    return (
-        f"the API key sent ({where}from {settings.api_key_env}) {problem}: check that it is a "
-        "current key of the agent's workspace (SigmaMind dashboard, API Keys)"
-    )

@@ -12,11 +12,16 @@ from __future__ import annotations
 import json
 import socket
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from suitesync.run import CaseResult, RunReport
 from suitesync.text import plural
+
+if TYPE_CHECKING:
+    from suitesync.console import Console
 
 RUN_JSON_VERSION = 1
 MARKDOWN_REMARKS = 300
@@ -95,6 +100,37 @@ def write_run_markdown(report: RunReport, out: TextIO) -> None:
         remarks = "\n".join(f"- {_short(r)}" for r in result.failed_remarks())
         title = f"❌ <code>{result.case_id}</code> ({result.source})"
         out.write(f"\n<details><summary>{title}</summary>\n\n{remarks}\n\n</details>\n")
+
+
+def _run_text(report: RunReport, console: Console) -> None:
+    write_run_text(report, console.out)
+
+
+def _run_json(report: RunReport, console: Console) -> None:
+    write_run_json(report, console.out)
+
+
+def _run_markdown(report: RunReport, console: Console) -> None:
+    write_run_markdown(report, console.out)
+
+
+# Each `run --format` name and its renderer (they also feed the option's choices).
+RUN_REPORTERS: dict[str, Callable[[RunReport, Console], None]] = {
+    "text": _run_text,
+    "json": _run_json,
+    "markdown": _run_markdown,
+}
+
+
+def write_nothing_to_run(console: Console) -> None:
+    console.note("no cases to run (none selected, or none applied yet)")
+
+
+def write_junit(report: RunReport, path: Path) -> None:
+    """The JUnit file, always (unfinished cases are its errors; CI finds the file it publishes)."""
+    from suitesync.atomic import write_atomic
+
+    write_atomic(path, junit_xml(report))
 
 
 def _short(text: str) -> str:

@@ -18,7 +18,7 @@ from suitesync.client import (
 )
 from suitesync.emulator import Emulator
 from suitesync.errors import ConfigError
-from suitesync.settings import Secret
+from suitesync.secret import Secret
 
 from conftest import AGENT, CANARY_KEY
 

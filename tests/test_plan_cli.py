@@ -11,12 +11,13 @@ import jsonschema
 import pytest
 
 from suitesync.client import SigmaMindClient
+from suitesync.commands.project import load_desired
 from suitesync.emulator import Emulator
 from suitesync.lockfile import LockEntry, read_lockfile, write_lockfile
 from suitesync.planfile import read_plan_file
 from suitesync.schema import PLAN, load_schema
-from suitesync.settings import Secret, load_settings
-from suitesync.state import load_desired
+from suitesync.secret import Secret
+from suitesync.settings import load_settings
 
 from conftest import AGENT, CANARY_KEY, run_cli
 
@@ -182,10 +183,14 @@ def test_markdown_has_the_summary_first_and_folded_diffs(project: Path, emulator
 def test_markdown_is_capped_with_a_note(project: Path) -> None:
     import io
 
-    from suitesync.commands import make_plan
+    from suitesync.commands.plan import plan as plan_project
+    from suitesync.console import Console
+    from suitesync.options import PlanOptions
+    from suitesync.progress import TerminalEvents
     from suitesync.report import write_plan_markdown
 
-    plan = make_plan(load_settings(project), refresh=True, prune=False, err=io.StringIO())
+    quiet = TerminalEvents(Console(io.StringIO(), io.StringIO(), io.StringIO()))
+    plan = plan_project(load_settings(project), PlanOptions(), quiet)
     assert plan is not None
     full, capped = io.StringIO(), io.StringIO()
     write_plan_markdown(plan, full)
