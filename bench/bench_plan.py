@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from suitesync.commands.project import load_desired
 from suitesync.emulator.store import Store
 from suitesync.lockfile import LockEntry, Lockfile, write_lockfile
 from suitesync.settings import load_settings
-from suitesync.state import load_desired
 
 from _common import make_project, print_table, suitesync_argv, timed_runs
 

@@ -55,7 +55,7 @@ class Outcome:
         return self.status not in ("failed", "skipped")
 
 
-class LockState:
+class LockfileJournal:
     """The lockfile while an apply changes it from many threads; one writer thread saves it.
 
     `update` never blocks on disk unless `durable=True`, which waits until a write containing the
@@ -64,13 +64,13 @@ class LockState:
 
     def __init__(
         self,
-        lock: Lockfile,
+        lockfile: Lockfile,
         path: Path,
         backup_dir: Path | None,
         project: str | None = None,
         stop: threading.Event | None = None,
     ) -> None:
-        self.lock = lock.copy()
+        self.lockfile = lockfile.copy()
         self.project = project  # stamped on every entry this apply records (a shared lockfile)
         self.stop = stop  # set when the writer fails: no new request starts that it could not record
         self.path = path
@@ -81,26 +81,26 @@ class LockState:
         self._urgent = 0  # the newest change somebody waits to see on disk
         self._closed = False
         self._error: BaseException | None = None
-        # remote testCaseId -> the case id whose entry holds it (an index over self.lock.cases)
-        self._owners = {e.test_case_id: case_id for case_id, e in lock.cases.items() if e.test_case_id}
+        # remote testCaseId -> the case id whose entry holds it (an index over self.lockfile.cases)
+        self._owners = {e.test_case_id: case_id for case_id, e in lockfile.cases.items() if e.test_case_id}
         self._writer = threading.Thread(target=self._write_loop, name="lockfile-writer", daemon=True)
         self._writer.start()
 
     def entry(self, case_id: str) -> LockEntry | None:
         with self._cond:
-            return self.lock.cases.get(case_id)
+            return self.lockfile.cases.get(case_id)
 
     def update(self, changes: dict[str, LockEntry | None], *, durable: bool = False) -> None:
         with self._cond:
             for case_id, entry in changes.items():
-                old = self.lock.cases.pop(case_id, None)
+                old = self.lockfile.cases.pop(case_id, None)
                 # Only the entry that owns a remote id releases it: a rename moves the id to
                 # the new key first, and dropping the old key must not forget it.
                 if old is not None and old.test_case_id and self._owners.get(old.test_case_id) == case_id:
                     del self._owners[old.test_case_id]
                 if entry is not None:
                     stamped = replace(entry, project=self.project)
-                    self.lock.cases[case_id] = stamped
+                    self.lockfile.cases[case_id] = stamped
                     if stamped.test_case_id:
                         self._owners[stamped.test_case_id] = case_id
             self._version += 1
@@ -171,8 +171,8 @@ class LockState:
                         lambda: self._urgent > self._written or self._closed, WRITE_INTERVAL_SECONDS
                     )
                 target = self._version
-                self.lock.serial += 1
-                snapshot = Lockfile(self.lock.lineage, self.lock.serial, dict(self.lock.cases))
+                self.lockfile.serial += 1
+                snapshot = Lockfile(self.lockfile.lineage, self.lockfile.serial, dict(self.lockfile.cases))
             try:
                 write_lockfile(snapshot, self.path, self.backup_dir)
             except Exception as exc:  # a full disk, say, or a bug: every waiter hears of it
@@ -201,10 +201,10 @@ class Reconciler:
     """Finds a remote case by content, sharing list calls between the threads that wait for one."""
 
     def __init__(
-        self, client: SigmaMindClient, state: LockState, grace: float, stop: threading.Event
+        self, client: SigmaMindClient, journal: LockfileJournal, grace: float, stop: threading.Event
     ) -> None:
         self.client = client
-        self.state = state
+        self.journal = journal
         self.grace = grace
         self.stop = stop
         self._locks: dict[str, threading.Lock] = {}
@@ -223,7 +223,7 @@ class Reconciler:
         while True:
             now = time.time()
             listed_at, listing = self._listing(agent_id, fresher_than=min(now - LIST_POLL_SECONDS, deadline))
-            claimed = self.state.claimed()
+            claimed = self.journal.claimed()
             for remote in listing:
                 if remote.hash == digest and remote.test_case_id not in claimed:
                     return remote
@@ -260,7 +260,7 @@ class Applier:
     def __init__(
         self,
         client: SigmaMindClient,
-        state: LockState,
+        journal: LockfileJournal,
         *,
         parallelism: int,
         list_grace: float,
@@ -268,12 +268,12 @@ class Applier:
         on_outcome: Callable[[Outcome], None],
     ) -> None:
         self.client = client
-        self.state = state
+        self.journal = journal
         self.parallelism = parallelism
         self.stop = stop
         self.on_outcome = on_outcome
-        self.reconciler = Reconciler(client, state, list_grace, stop)
-        self.apply_serial = state.lock.serial + 1  # marks what this run created or updated
+        self.reconciler = Reconciler(client, journal, list_grace, stop)
+        self.apply_serial = journal.lockfile.serial + 1  # marks what this run created or updated
         self.fatal: str | None = None
         self._outcomes: list[Outcome] = []  # appended by the main thread only
 
@@ -369,14 +369,14 @@ class Applier:
         remaining = []
         since = time.time()
         for action in creates:
-            entry = self.state.entry(action.case_id)
+            entry = self.journal.entry(action.case_id)
             case = action.case
             assert case is not None
             if entry is None or not entry.pending or entry.hash != case.hash:
                 remaining.append(action)
                 continue
             found = self.reconciler.find(case.agent_id, case.content_hash, since=since)
-            if found is not None and self.state.adopt(
+            if found is not None and self.journal.adopt(
                 action.case_id, self._entry(action, found.test_case_id)
             ):
                 self._finish(Outcome(action, "adopted", found.test_case_id))
@@ -395,7 +395,7 @@ class Applier:
             )
             intents.update(_moved(action, intent))
         if intents:
-            self.state.update(intents, durable=True)
+            self.journal.update(intents, durable=True)
 
     def _create(self, action: Action) -> Outcome:
         case = action.case
@@ -406,7 +406,7 @@ class Applier:
                 made = self.client.create_case(case.payload)
             except OutcomeUnknownError:
                 found = self.reconciler.find(case.agent_id, case.content_hash, since=sent_at)
-                if found is not None and self.state.adopt(
+                if found is not None and self.journal.adopt(
                     action.case_id, self._entry(action, found.test_case_id)
                 ):
                     return Outcome(action, "adopted", found.test_case_id)
@@ -419,7 +419,7 @@ class Applier:
                         "(run apply again: it settles pending creates first)"
                     ) from None
                 continue  # not listed after the grace period: it was not made; send it again
-            self.state.update({action.case_id: self._entry(action, made.test_case_id)})
+            self.journal.update({action.case_id: self._entry(action, made.test_case_id)})
             return Outcome(action, "created", made.test_case_id)
 
     # --- the other kinds ----------------------------------------------------------------------
@@ -431,12 +431,12 @@ class Applier:
         if action.kind in (Kind.UPDATE, Kind.DRIFT):
             assert case is not None and action.test_case_id is not None
             self.client.update_case(action.test_case_id, case.payload)
-            self.state.update(_moved(action, self._entry(action, action.test_case_id)))
+            self.journal.update(_moved(action, self._entry(action, action.test_case_id)))
             return Outcome(action, "updated", action.test_case_id)
         if action.kind is Kind.DELETE:
             assert action.test_case_id is not None
             self.client.delete_case(action.test_case_id, action.agent_id)
-            self.state.update({action.case_id: None})
+            self.journal.update({action.case_id: None})
             return Outcome(action, "deleted", action.test_case_id)
         if action.kind is Kind.REPLACE:
             return self._replace(action)
@@ -453,7 +453,7 @@ class Applier:
     def _lock_only(self, action: Action) -> Outcome:
         case = action.case
         assert case is not None and action.test_case_id is not None
-        self.state.update(_moved(action, self._entry(action, action.test_case_id, touched=False)))
+        self.journal.update(_moved(action, self._entry(action, action.test_case_id, touched=False)))
         return Outcome(action, "renamed" if action.kind is Kind.RENAME else "recorded", action.test_case_id)
 
     def _entry(self, action: Action, test_case_id: str, *, touched: bool = True) -> LockEntry:
@@ -461,7 +461,7 @@ class Applier:
         updated, and is kept as it was (under the old id, for a rename) for what it only recorded."""
         case = action.case
         assert case is not None
-        previous = self.state.entry(action.rename_from or action.case_id)
+        previous = self.journal.entry(action.rename_from or action.case_id)
         serial = self.apply_serial if touched else (previous.applied_serial if previous else None)
         return LockEntry(test_case_id, case.agent_id, case.hash, protect=case.protect, applied_serial=serial)
 

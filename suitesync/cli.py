@@ -1,20 +1,44 @@
-"""Click commands: build settings, call the stages, report, return an exit code.
+"""The command line: flags -> options -> the command -> a renderer -> the exit code.
 
-Only click is imported at module level so that `suitesync --help` stays fast; each command
-imports the stages it uses.
+Each command here only translates: it builds the settings and the command's options, calls the
+command (suitesync/commands/), hands the result to a renderer and returns an exit code. Only
+click (and the light console, options and errors modules) is imported at module level, so that
+`suitesync --help` stays fast; each command imports the stages it uses.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from suitesync.console import (
+    Console,
+    RendererChoice,
+    render,
+    show_crash,
+    show_error,
+    show_line,
+    show_text,
+    show_url,
+    show_usage_error,
+)
 from suitesync.errors import Cancelled, ExitCode, SuitesyncError
+from suitesync.options import (
+    ApplyOptions,
+    FmtOptions,
+    ImportOptions,
+    PlanOptions,
+    RunOptions,
+    ValidateOptions,
+)
+
+if TYPE_CHECKING:
+    from suitesync.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,8 +52,31 @@ Exit codes:
   4    apply: the project is locked by another apply
   5    apply: the saved plan is stale (or for another environment)
   64   usage error (bad flag or argument)
+  70   internal error: a bug in suitesync (see the crash log it names)
   130  interrupted (SIGINT); 143 terminated (SIGTERM)
 """
+
+VALIDATE_FORMATS = "suitesync.report:VALIDATE_REPORTERS"
+PLAN_FORMATS = "suitesync.report:PLAN_REPORTERS"
+RUN_FORMATS = "suitesync.runreport:RUN_REPORTERS"
+
+
+@dataclass
+class Invocation:
+    """One run of the command line: where output goes, and (once known) the project's private
+    folder, where a crash log is written."""
+
+    console: Console
+    state_dir: Path | None = None
+
+
+baseline_option = click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="FILE_OR_DIR",
+    help="Compare with this results document (a folder: its newest for the same --env).",
+)
 
 
 def project_options(func: F) -> F:
@@ -50,11 +97,24 @@ def project_options(func: F) -> F:
     )(func)
 
 
-def _settings(ctx: click.Context, directory: Path | None, env_name: str | None) -> Any:
+def _settings(ctx: click.Context, directory: Path | None, env_name: str | None) -> Settings:
     from suitesync.settings import load_settings
 
     group = ctx.find_root().params
-    return load_settings(directory or group.get("directory"), env_name or group.get("env_name"))
+    settings = load_settings(directory or group.get("directory"), env_name or group.get("env_name"))
+    invocation = _invocation(ctx)
+    invocation.state_dir = settings.state_dir
+    invocation.console.no_color = settings.no_color
+    return settings
+
+
+def _invocation(ctx: click.Context) -> Invocation:
+    invocation: Invocation = ctx.find_root().obj
+    return invocation
+
+
+def _console(ctx: click.Context) -> Console:
+    return _invocation(ctx).console
 
 
 @click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,7 +129,7 @@ def cli(directory: Path | None, env_name: str | None) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=RendererChoice(VALIDATE_FORMATS),
     default="text",
     show_default=True,
     help="json: a versioned document, see the README.",
@@ -80,19 +140,10 @@ def validate(
     ctx: click.Context, paths: tuple[Path, ...], fmt: str, directory: Path | None, env_name: str | None
 ) -> int:
     """Check suite files offline and report every problem at once (file:line:col)."""
-    from suitesync.load import load_files
-    from suitesync.report import write_validation_json, write_validation_text
-    from suitesync.state import bulk_work, suite_files
-    from suitesync.validate import validate_files
+    from suitesync.commands.validate import validate as validate_suites
 
-    settings = _settings(ctx, directory, env_name)
-    files = suite_files(settings, paths)
-    with bulk_work():
-        result = validate_files(load_files(files, Path.cwd()), settings.agents, keep_cases=False)
-    if fmt == "json":
-        write_validation_json(result, sys.stdout)
-    else:
-        write_validation_text(result, sys.stdout, sys.stderr)
+    result = validate_suites(_settings(ctx, directory, env_name), ValidateOptions(paths=paths))
+    render(VALIDATE_FORMATS, fmt, result, _console(ctx))
     return ExitCode.OK if result.ok else ExitCode.ERROR
 
 
@@ -100,7 +151,7 @@ def validate(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=RendererChoice(PLAN_FORMATS),
     default="text",
     show_default=True,
     help="json: versioned (schemas/plan.schema.json); markdown: for a PR comment.",
@@ -127,21 +178,18 @@ def plan(
     env_name: str | None,
 ) -> int:
     """Show what apply would change on the platform: create, update, delete, drift, unmanaged."""
-    from suitesync.commands import make_plan
-    from suitesync.planfile import write_plan_file
-    from suitesync.report import write_plan_json, write_plan_markdown, write_plan_saved, write_plan_text
+    from suitesync.commands.plan import plan as plan_project
+    from suitesync.progress import TerminalEvents
+    from suitesync.report import save_plan
 
     settings = _settings(ctx, directory, env_name)
-    the_plan = make_plan(settings, refresh=not no_refresh, prune=prune, err=sys.stderr)
-    if fmt == "json":
-        write_plan_json(the_plan, sys.stdout)
-    elif fmt == "markdown":
-        write_plan_markdown(the_plan, sys.stdout)
-    else:
-        write_plan_text(the_plan, sys.stdout, color=_color(settings, sys.stdout))
+    console = _console(ctx)
+    the_plan = plan_project(
+        settings, PlanOptions(refresh=not no_refresh, prune=prune), TerminalEvents(console)
+    )
+    render(PLAN_FORMATS, fmt, the_plan, console)
     if out is not None:
-        write_plan_file(the_plan, out)
-        write_plan_saved(out, settings.env_name, sys.stderr)
+        save_plan(the_plan, out, settings.env_name, console)
     return ExitCode.CHANGES if detailed_exitcode and the_plan.has_changes else ExitCode.OK
 
 
@@ -151,7 +199,7 @@ def plan(
 @click.option(
     "--parallelism",
     type=click.IntRange(1, 64),
-    default=16,
+    default=ApplyOptions.parallelism,
     show_default=True,
     help="Requests in flight at once.",
 )
@@ -161,21 +209,21 @@ def plan(
 @click.option(
     "--max-deletes",
     type=click.IntRange(min=0),
-    default=10,
+    default=ApplyOptions.max_deletes,
     show_default=True,
     help="Refuse a plan that deletes more test cases than this.",
 )
 @click.option(
     "--lock-timeout",
     type=click.FloatRange(min=0),
-    default=0.0,
+    default=ApplyOptions.lock_timeout,
     show_default=True,
     help="Seconds to wait for another apply of this project to finish.",
 )
 @click.option(
     "--list-grace",
     type=click.FloatRange(min=0),
-    default=10.0,
+    default=ApplyOptions.list_grace,
     show_default=True,
     help="Seconds list results may lag behind creates (for confirming unknown outcomes).",
 )
@@ -183,24 +231,15 @@ def plan(
 @click.pass_context
 def apply(
     ctx: click.Context,
+    /,
     planfile: Path | None,
     auto_approve: bool,
-    parallelism: int,
-    prune: bool,
-    max_deletes: int,
-    lock_timeout: float,
-    list_grace: float,
     directory: Path | None,
     env_name: str | None,
+    **flags: Any,
 ) -> int:
     """Apply the plan (or a saved PLANFILE) to the platform, concurrently and crash-safely."""
-    import threading
-
-    from suitesync.commands import ApplyOptions, apply_project
-    from suitesync.report import ApplyProgress, write_apply_summary, write_plan_text
-    from suitesync.signals import StopOnSignal, exit_now
-
-    if planfile is not None and prune:
+    if planfile is not None and flags["prune"]:
         # A saved plan already fixed what is deleted: a flag that would shape it again is a mistake.
         raise click.UsageError(
             f"--prune cannot be used with a saved plan ({planfile}): the plan already fixed what it "
@@ -208,76 +247,30 @@ def apply(
             ctx=ctx,
         )
     settings = _settings(ctx, directory, env_name)
-    options = ApplyOptions(planfile, prune, parallelism, max_deletes, lock_timeout, list_grace)
+    return _apply(settings, ApplyOptions(planfile=planfile, **flags), auto_approve, _console(ctx))
+
+
+def _apply(settings: Settings, options: ApplyOptions, auto_approve: bool, console: Console) -> int:
+    import threading
+
+    from suitesync.commands.apply import apply as apply_plan
+    from suitesync.progress import TerminalEvents, stopping_message
+    from suitesync.report import write_apply_report
+    from suitesync.signals import StopOnSignal, exit_now
+
     stop = threading.Event()
-    signals = StopOnSignal(stop)
-    color = _color(settings, sys.stdout)
-    progress = ApplyProgress(sys.stdout, sys.stderr, total=0, tty=sys.stderr.isatty(), color=color)
-
-    def show_plan(plan: Any) -> None:
-        write_plan_text(plan, sys.stdout, color=color)
-        progress.total = len(plan.actions)
-
+    signals = StopOnSignal(stop, stopping_message(console))
+    events = TerminalEvents(console, auto_approve=auto_approve, signals=signals)
     try:
-        report = apply_project(
-            settings,
-            options,
-            err=sys.stderr,
-            show_plan=show_plan,
-            confirm=lambda plan: auto_approve or _ask_to_apply(plan, signals),
-            on_outcome=progress.outcome,
-            stop=stop,
-        )
+        report = apply_plan(settings, options, events, stop)
     except SuitesyncError as exc:
         raise signals.instead_of(exc, "apply stopped before it changed anything") from None
     finally:
         signals.restore()
-    if report.outcomes or report.fatal:
-        write_apply_summary(report.outcomes, report.fatal, sys.stdout)
+    write_apply_report(report, console)
     if signals.received is not None:
-        exit_now(128 + signals.received)
-    failed = report.fatal or any(not o.ok for o in report.outcomes)
-    return ExitCode.ERROR if failed else ExitCode.OK
-
-
-def _ask_to_apply(plan: Any, signals: Any) -> bool:
-    """The confirmation on a terminal. Ctrl-C, SIGTERM or end of input (Ctrl-D) cancel at once."""
-    if not sys.stdin.isatty():
-        raise SuitesyncError(
-            "refusing to apply without confirmation: standard input is not a terminal",
-            hint="pass --auto-approve to apply unattended (as in CI)",
-        )
-    count = len(plan.actions)
-    question = "Apply this change?" if count == 1 else f"Apply these {count} changes?"
-    try:
-        with signals.asking():
-            return _confirm(f"\n{question}")
-    except (KeyboardInterrupt, click.Abort):
-        code = ExitCode(128 + signals.cancelled_by) if signals.cancelled_by else ExitCode.INTERRUPTED
-        raise Cancelled("\napply cancelled at the prompt; nothing was changed", code) from None
-
-
-def _confirm(question: str) -> bool:
-    """click.confirm, but waiting for the answer in short selects: a signal that arrives just as
-    the prompt is shown is handled at once, where a blocking read would sit on it until Enter."""
-    import select
-
-    while True:
-        click.echo(f"{question} [y/N]: ", nl=False, err=True)
-        while not select.select([sys.stdin], [], [], 0.2)[0]:
-            pass
-        answer = sys.stdin.readline()
-        if not answer:  # end of input
-            raise click.Abort
-        choice = answer.strip().lower()
-        if choice in ("y", "yes", "n", "no", ""):
-            return choice in ("y", "yes")
-        click.echo("Error: answer y or n", err=True)
-
-
-def _color(settings: Any, stream: Any) -> bool:
-    """Colour only on a terminal, and never with NO_COLOR (https://no-color.org)."""
-    return bool(stream.isatty()) and not settings.no_color
+        exit_now(128 + signals.received, console.flush)
+    return ExitCode.ERROR if report.failed else ExitCode.OK
 
 
 @cli.command("run")
@@ -291,14 +284,14 @@ def _color(settings: Any, stream: Any) -> bool:
 @click.option(
     "--min-pass-rate",
     type=click.FloatRange(0, 1),
-    default=1.0,
+    default=RunOptions.min_pass_rate,
     show_default=True,
     help="A case passes when passed attempts / attempts reaches this (a case's minPassRate wins).",
 )
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0),
-    default=1800.0,
+    default=RunOptions.timeout,
     show_default=True,
     help="Seconds to wait for the batch runs; then exit 1.",
 )
@@ -314,13 +307,7 @@ def _color(settings: Any, stream: Any) -> bool:
     default=None,
     help="Also write the results document here (it is always kept in .suitesync/results/).",
 )
-@click.option(
-    "--baseline",
-    type=click.Path(path_type=Path),
-    default=None,
-    metavar="FILE_OR_DIR",
-    help="Compare with this results document (a folder: its newest for the same --env).",
-)
+@baseline_option
 @click.option(
     "--fail-on",
     type=click.Choice(["failures", "regressions"]),
@@ -328,120 +315,76 @@ def _color(settings: Any, stream: Any) -> bool:
     show_default=True,
     help="Exit 3 on any failing case, or only on regressions beyond noise and new failing cases.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown", "junit", "html"]),
-    default="text",
-    show_default=True,
-)
+@click.option("--format", "fmt", type=RendererChoice(RUN_FORMATS), default="text", show_default=True)
 @click.option("--allow-drift", is_flag=True, help="Run even when the plan is not empty.")
 @project_options
 @click.pass_context
 def run_cmd(
     ctx: click.Context,
-    patterns: tuple[str, ...],
-    tags: tuple[str, ...],
-    changed: bool,
-    min_pass_rate: float,
-    timeout: float,
+    /,
     junit: Path | None,
     results: Path | None,
     baseline: Path | None,
     fail_on: str,
     fmt: str,
-    allow_drift: bool,
     directory: Path | None,
     env_name: str | None,
+    **flags: Any,
 ) -> int:
     """Batch-run the project's cases on the platform, wait for the verdicts, report them."""
-    import threading
-
-    from suitesync.commands import RunOptions, run_project
     from suitesync.reporting import RunOutputs, check_outputs, run_baseline, write_run_outputs
     from suitesync.results import empty_document
-    from suitesync.signals import StopOnSignal
+    from suitesync.runreport import write_no_baseline, write_nothing_to_run
 
     settings = _settings(ctx, directory, env_name)
+    console = _console(ctx)
+    options = RunOptions(**flags)
+    check_outputs(results, junit)  # before anything is sent: a typo costs nothing
+    base = run_baseline(baseline, settings.env_name)
+    if baseline is not None and base is None:
+        write_no_baseline(console, baseline)
+    document, received = _run(settings, options, console)
+    if document is None:
+        write_nothing_to_run(console)
+        document = empty_document(options.min_pass_rate, settings.env_name)  # CI still finds its files
+    outputs = RunOutputs(fmt, junit, results, settings.state_dir / "results")
+    view = write_run_outputs(document, base, outputs, console)
+    if document.stopped is not None:
+        raise _stopped(document, received)
+    return _run_exit_code(view, fail_on, console)
+
+
+def _run_exit_code(view: Any, fail_on: str, console: Console) -> int:
+    from suitesync.reporting import verdict
+    from suitesync.runreport import write_fail_on
+
+    outcome = verdict(view, fail_on)
+    if outcome.reason:
+        write_fail_on(console, fail_on, outcome.reason)
+    return outcome.code
+
+
+def _run(settings: Settings, options: RunOptions, console: Console) -> tuple[Any, int | None]:
+    """The run's document (None: nothing to run) and the signal that stopped it, if one did."""
+    import threading
+
+    from suitesync.commands.run import run as run_cases
+    from suitesync.progress import TerminalEvents, stopping_message
+    from suitesync.signals import StopOnSignal
+
     stop = threading.Event()
-    signals = StopOnSignal(stop, "no new batch run starts; the ones started go on on the platform")
-    progress = _verdicts_progress(sys.stderr.isatty())
+    signals = StopOnSignal(
+        stop, stopping_message(console), "no new batch run starts; the ones started go on on the platform"
+    )
+    events = TerminalEvents(console)
     try:
-        check_outputs(results, junit)  # before anything is sent: a typo costs nothing
-        base = run_baseline(baseline, settings.env_name, sys.stderr)
-        options = RunOptions(patterns, changed, min_pass_rate, timeout, allow_drift, tags)
-        document = run_project(settings, options, err=sys.stderr, stop=stop, on_progress=progress)
+        report = run_cases(settings, options, events, stop)
     except SuitesyncError as exc:
         raise signals.instead_of(exc, "run stopped before any batch run started") from None
     finally:
         signals.restore()
-        progress(-1, 0)
-    if document is None:
-        click.echo("no cases to run (none selected, or none applied yet)", err=True)
-        document = empty_document(min_pass_rate, settings.env_name)  # CI still finds its files
-    outputs = RunOutputs(fmt, junit, results, settings.state_dir / "results")
-    view = write_run_outputs(document, base, outputs, sys.stdout)
-    if document.stopped is not None:
-        raise _stopped(document, signals.received)
-    return _run_exit_code(view, fail_on)
-
-
-def _verdicts_progress(tty: bool) -> Callable[[int, int], None]:
-    """A live counter of verdicts on a terminal (done < 0 clears it); nothing elsewhere."""
-    from suitesync.text import plural
-
-    def progress(done: int, total: int) -> None:
-        if tty and done < 0:
-            click.echo("\r\033[K", nl=False, err=True)
-        elif tty:
-            click.echo(f"\r\033[Kwaiting for verdicts: {done}/{plural(total, 'attempt')}", nl=False, err=True)
-
-    return progress
-
-
-def _run_exit_code(view: Any, fail_on: str) -> int:
-    from suitesync.reporting import verdict
-
-    outcome = verdict(view, fail_on)
-    if outcome.reason:
-        click.echo(f"--fail-on {fail_on}: {outcome.reason}", err=True)
-    return outcome.code
-
-
-@cli.command()
-@click.argument("documents", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--baseline",
-    type=click.Path(path_type=Path),
-    default=None,
-    metavar="FILE_OR_DIR",
-    help="Compare with this results document (a folder: its newest for the same --env).",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown", "junit", "html"]),
-    default="text",
-    show_default=True,
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write the report to this file instead of standard output.",
-)
-def report(documents: tuple[Path, ...], baseline: Path | None, fmt: str, output: Path | None) -> int:
-    """Render saved results documents (the newest; the others are its history)."""
-    from suitesync.reporting import render_to, renderer, report_view
-
-    view = report_view(documents, baseline)
-    if output is None:
-        renderer(fmt)(view, sys.stdout)
-    else:
-        render_to(output, fmt, view)
-        click.echo(f"wrote the {fmt} report of {len(documents)} document(s) to {output}", err=True)
-    return ExitCode.OK
+        events.end_progress()
+    return report, signals.received
 
 
 def _stopped(report: Any, signal: int | None) -> SuitesyncError:
@@ -459,6 +402,35 @@ def _stopped(report: Any, signal: int | None) -> SuitesyncError:
     )
 
 
+@cli.command()
+@click.argument("documents", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@baseline_option
+@click.option("--format", "fmt", type=RendererChoice(RUN_FORMATS), default="text", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the report to this file instead of standard output.",
+)
+@click.pass_context
+def report(
+    ctx: click.Context, documents: tuple[Path, ...], baseline: Path | None, fmt: str, output: Path | None
+) -> int:
+    """Render saved results documents (the newest; the others are its history)."""
+    from suitesync.reporting import render_to, report_view
+    from suitesync.runreport import write_report_saved
+
+    console = _console(ctx)
+    view = report_view(documents, baseline)
+    if output is None:
+        render(RUN_FORMATS, fmt, view, console)
+    else:
+        render_to(output, fmt, view)
+        write_report_saved(console, fmt, len(documents), output)
+    return ExitCode.OK
+
+
 @cli.command("import")
 @click.option(
     "--agent", required=True, metavar="ID", help="The agent (its id, or an alias from suitesync.yaml)."
@@ -473,20 +445,16 @@ def _stopped(report: Any, signal: int | None) -> SuitesyncError:
 @click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
 @project_options
 @click.pass_context
-def import_(
-    ctx: click.Context,
-    agent: str,
-    into: Path | None,
-    dry_run: bool,
-    force: bool,
-    directory: Path | None,
-    env_name: str | None,
-) -> int:
+def import_(ctx: click.Context, /, directory: Path | None, env_name: str | None, **flags: Any) -> int:
     """Adopt an agent's remote test cases that the lockfile does not know: write them as a suite."""
-    from suitesync.commands import ImportOptions, import_agent
+    from suitesync.commands.import_ import import_agent
+    from suitesync.progress import TerminalEvents
+    from suitesync.writereport import write_import
 
     settings = _settings(ctx, directory, env_name)
-    return import_agent(settings, ImportOptions(agent, into, dry_run, force), out=sys.stdout, err=sys.stderr)
+    console = _console(ctx)
+    write_import(import_agent(settings, ImportOptions(**flags), TerminalEvents(console)), console)
+    return ExitCode.OK
 
 
 @cli.command()
@@ -500,31 +468,13 @@ def fmt(
     ctx: click.Context, paths: tuple[Path, ...], check: bool, directory: Path | None, env_name: str | None
 ) -> int:
     """Rewrite suite files in the canonical layout, keeping every comment."""
-    from suitesync.load import display_path
-    from suitesync.rewrite import format_file
-    from suitesync.state import suite_files
-    from suitesync.text import part_of
+    from suitesync.commands.fmt import fmt as format_suites
+    from suitesync.writereport import write_fmt
 
-    settings = _settings(ctx, directory, env_name)
-    files = suite_files(settings, paths)
-    results = [
-        format_file(path, display_path(path, Path.cwd()), check=check, agents=settings.agents)
-        for path in files
-    ]
-    for result in results:
-        for problem in result.problems:
-            click.echo(problem.render(), err=True)
-        if result.problem:
-            click.echo(f"{result.display}: {result.problem}", err=True)
-        elif result.changed:
-            click.echo(f"{'would reformat' if check else 'formatted'}: {result.display}")
-    changed = sum(r.changed for r in results)
-    left = sum(1 for r in results if r.problem)
-    click.echo(
-        f"{part_of(changed, len(results), 'file')} {'would change' if check else 'reformatted'}"
-        + (f"; {left} left alone" if left else ""),
-        err=True,
-    )
+    results = format_suites(_settings(ctx, directory, env_name), FmtOptions(paths=paths, check=check))
+    write_fmt(results, _console(ctx), check=check)
+    left = any(result.problem for result in results)
+    changed = any(result.changed for result in results)
     return ExitCode.ERROR if left or (check and changed) else ExitCode.OK
 
 
@@ -542,15 +492,52 @@ def fmt(
     "--results", "which", flag_value="results.schema.json", help="Print the schema of results documents."
 )
 @click.option("--suite", "which", flag_value="suite.schema.json", default=True, hidden=True)
-def schema(which: str) -> int:
+@click.pass_context
+def schema(ctx: click.Context, which: str) -> int:
     """Print the suite JSON Schema (2020-12)."""
     from suitesync.schema import schema_text
 
-    sys.stdout.write(schema_text(which))
+    show_text(schema_text(which), _console(ctx))
     return ExitCode.OK
 
 
-@cli.command()
+class EmulatorCommand(click.Command):
+    """`suitesync emulator`, whose fault and behaviour flags are made from the fields of
+    FaultConfig and ApiBehaviour (their defaults and help are written there, once). They are
+    made when first needed, so that `suitesync --help` does not import the emulator."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        if not any(param.name == "latency_ms" for param in self.params):
+            self.params.extend(_fault_options())
+        return super().get_params(ctx)
+
+
+def _fault_options() -> list[click.Parameter]:
+    from dataclasses import fields
+
+    from suitesync.emulator.faults import ApiBehaviour, FaultConfig
+
+    return [
+        _fault_option(setting.name, setting.type, setting.default, setting.metadata)
+        for setting in (*fields(FaultConfig), *fields(ApiBehaviour))
+    ]
+
+
+def _fault_option(name: str, kind: Any, default: Any, meta: Any) -> click.Option:
+    value_type: Any = click.Choice(meta["choices"]) if "choices" in meta else _FAULT_TYPES[kind]
+    return click.Option(
+        [meta.get("name", "--" + name.replace("_", "-")), name],
+        type=value_type,
+        default=default,
+        show_default=meta.get("show_default", False),
+        help=meta["help"],
+    )
+
+
+_FAULT_TYPES = {"float": float, "int": int, "int | None": int, "str": str}
+
+
+@cli.command(cls=EmulatorCommand)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
 @click.option("--port", type=int, default=8765, show_default=True, help="Port; 0 picks a free one.")
 @click.option(
@@ -563,69 +550,66 @@ def schema(which: str) -> int:
 @click.option(
     "--api-key",
     default=None,
-    envvar="SUITESYNC_EMULATOR_API_KEY",
     help="Accept only this X-API-Key (default: any non-empty key).",
 )
 @click.option("--agent", "agents", multiple=True, metavar="ID", help="An agent that exists (repeatable).")
-@click.option("--latency-ms", type=float, default=0.0, help="Added to every /v1 request.")
-@click.option("--jitter-ms", type=float, default=0.0, help="Plus a uniform random 0..J ms.")
-@click.option("--error-rate", type=float, default=0.0, help="Share of requests answered 500/503.")
-@click.option(
-    "--error-status", type=click.Choice(["500", "503"]), default=None, help="Answer faults with only this."
-)
-@click.option("--rate-limit-rate", type=float, default=0.0, help="Share answered 429 with Retry-After.")
-@click.option(
-    "--rate-limit-rps",
-    type=float,
-    default=0.0,
-    help="Token bucket: admit N requests a second, 429 beyond (0: no limit).",
-)
-@click.option(
-    "--rate-limit-burst", type=int, default=1, show_default=True, help="Token bucket: at most B at once."
-)
-@click.option(
-    "--retry-after", "retry_after_s", type=float, default=1.0, help="Retry-After seconds of 429/503."
-)
-@click.option(
-    "--drop-rate", type=float, default=0.0, help="Share of creates committed, then dropped unanswered."
-)
-@click.option("--list-lag-ms", type=float, default=0.0, help="New test cases stay out of lists this long.")
-@click.option("--seed", type=int, default=None, help="Make the faults reproducible.")
-@click.option("--run-seconds", type=float, default=2.0, show_default=True, help="Duration of one test run.")
-@click.option(
-    "--list-shape",
-    type=click.Choice(["array", "paged"]),
-    default="array",
-    show_default=True,
-    help="List Test Cases as a bare array (legacy docs) or the paged {data: [...]} wrapper.",
-)
-@click.option("--page-size", type=int, default=20, show_default=True, help="Default `size` of paged lists.")
+@click.pass_context
 def emulator(
-    host: str, port: int, state: Path, api_key: str | None, agents: tuple[str, ...], **faults: Any
+    ctx: click.Context,
+    /,
+    host: str,
+    port: int,
+    state: Path,
+    api_key: str | None,
+    agents: tuple[str, ...],
+    **faults: Any,
 ) -> int:
     """Serve the SigmaMind-compatible API on loopback until stopped (Ctrl-C)."""
-    from suitesync.emulator import Emulator, FaultConfig, NotLoopbackError
+    from suitesync.emulator import Emulator, NotLoopbackError
+    from suitesync.settings import emulator_api_key
 
-    if faults["error_status"] is not None:
-        faults["error_status"] = int(faults["error_status"])
     try:
-        config = FaultConfig(**faults)
-        server = Emulator(host, port, state, api_key, agents, config)
+        config, behaviour = _switchable(_fault_values(faults))
+        server = Emulator(host, port, state, api_key or emulator_api_key(), agents, config, behaviour)
     except (NotLoopbackError, ValueError) as exc:
         raise click.BadParameter(str(exc)) from None
     except OSError as exc:
         raise SuitesyncError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    # The handlers go in before the URL is printed: whoever waits for the URL may signal at once.
+    # The handlers go in before the URL is shown: whoever waits for the URL may signal at once.
     _stop_on_sigterm()
     try:
-        click.echo(server.url, nl=True)
-        sys.stdout.flush()
+        show_url(server.url, _console(ctx))
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
     return ExitCode.OK
+
+
+def _switchable(values: dict[str, Any]) -> tuple[Any, Any]:
+    """The flags' values as a FaultConfig and an ApiBehaviour."""
+    from dataclasses import fields
+
+    from suitesync.emulator import ApiBehaviour, FaultConfig
+
+    faults = {f.name for f in fields(FaultConfig)}
+    return (
+        FaultConfig(**{k: v for k, v in values.items() if k in faults}),
+        ApiBehaviour(**{k: v for k, v in values.items() if k not in faults}),
+    )
+
+
+def _fault_values(faults: dict[str, Any]) -> dict[str, Any]:
+    """The flags' values as FaultConfig takes them: a choice of numbers (--error-status) as a number."""
+    from dataclasses import fields
+
+    from suitesync.emulator import FaultConfig
+
+    numbers = {s.name for s in fields(FaultConfig) if "choices" in s.metadata and s.type != "str"}
+    return {
+        name: int(value) if name in numbers and value is not None else value for name, value in faults.items()
+    }
 
 
 def _stop_on_sigterm() -> None:
@@ -641,40 +625,78 @@ def _stop_on_sigterm() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: maps every outcome to an ExitCode, and never shows a traceback for bad input."""
+    """Entry point: maps every outcome to an ExitCode, and never shows a traceback. A bug of
+    suitesync's exits 70 with a crash log (crash.py); SUITESYNC_DEBUG=1 raises it instead."""
+    from suitesync.secret import forget
+
+    forget()
+    args = sys.argv[1:] if argv is None else list(argv)
+    invocation = Invocation(Console.standard())
     try:
-        code = cli.main(args=argv, prog_name="suitesync", standalone_mode=False)
+        return _outcome(args, invocation)
+    except Exception as exc:  # a bug
+        from suitesync.settings import debug_requested
+
+        if debug_requested():
+            raise
+        return _crashed(exc, args, invocation)
+
+
+def _outcome(args: list[str], invocation: Invocation) -> int:
+    """The exit code of the command line `args`, for every way it can end but a bug."""
+    console = invocation.console
+    try:
+        code = cli.main(args=args, prog_name="suitesync", standalone_mode=False, obj=invocation)
     except click.UsageError as exc:
-        exc.show()
+        show_usage_error(exc, console)
         return ExitCode.USAGE
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:
-        click.echo("aborted", err=True)
+        show_line("aborted", console)
         return ExitCode.INTERRUPTED
     except click.ClickException as exc:
-        exc.show()
+        show_usage_error(exc, console)
         return ExitCode.ERROR
-    except Cancelled as exc:
-        click.echo(str(exc), err=True)
-        return exc.exit_code
     except SuitesyncError as exc:
-        click.echo(f"error: {exc}", err=True)
-        if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+        _show_error(exc, console)
         return exc.exit_code
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        show_line("interrupted", console)
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
         return ExitCode.ERROR
-    except Exception as exc:  # a bug: say so in one line, traceback only on request
-        if os.environ.get("SUITESYNC_DEBUG"):
-            raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
-        click.echo("hint: this is a bug in suitesync; rerun with SUITESYNC_DEBUG=1 for details", err=True)
-        return ExitCode.ERROR
     return int(code) if isinstance(code, int) else ExitCode.OK
+
+
+def _show_error(exc: SuitesyncError, console: Console) -> None:
+    """The error, after the problems of invalid suites (which it carries)."""
+    from suitesync.validate import InvalidSuitesError
+
+    if isinstance(exc, InvalidSuitesError):
+        from suitesync.report import write_validation_text
+
+        write_validation_text(exc.result, console.err, console.err)  # all on standard error
+    show_error(exc, console)
+
+
+def _crashed(exc: Exception, args: list[str], invocation: Invocation) -> int:
+    """A bug: one line, and the crash log in the project's `.suitesync/` (or the current one's)."""
+    from suitesync.crash import summary, write_crash_log
+    from suitesync.settings import STATE_DIR, find_project_root
+
+    state_dir = invocation.state_dir or find_project_root(Path.cwd())[0] / STATE_DIR
+    log = write_crash_log(exc, args, state_dir)
+    show_crash(summary(exc), None if log is None else _shown_path(log), invocation.console)
+    return ExitCode.SOFTWARE
+
+
+def _shown_path(path: Path) -> str:
+    """`path` relative to the current directory when it is below it (shorter to read)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def run() -> None:

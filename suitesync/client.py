@@ -20,8 +20,8 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -32,7 +32,8 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exp
 
 from suitesync.deadline import DEADLINE_PASSED, deadline_transport, request_deadline
 from suitesync.errors import ConfigError, SuitesyncError
-from suitesync.models import RemoteCase
+from suitesync.models import RemoteCase, request_body
+from suitesync.payloads import remote_case
 from suitesync.replies import (
     EXCERPT_CHARS,
     ShapeError,
@@ -42,13 +43,11 @@ from suitesync.replies import (
     identifier,
     kind,
     printable,
-    remote_case,
 )
 
 if TYPE_CHECKING:
-    from suitesync.settings import Secret, Settings
+    from suitesync.secret import Secret
 
-PAYLOAD_FIELDS = ("agentId", "userPrompt", "successCriteria", "label", "llmModel", "mockData", "attempt")
 MAX_RETRY_AFTER_S = 60.0  # one wait the server asks for, at most
 MAX_RETRY_WINDOW_S = 120.0  # from the first try of a request to the end of its last wait, at most
 MAX_CONSECUTIVE_FAILURES = 30
@@ -81,9 +80,12 @@ class ReplyError(SuitesyncError):
 class RetryableError(SuitesyncError):
     """A failure worth trying again (429, 5xx, network): carries the server's Retry-After, if any."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, got: str = "", hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
         self.retry_after = retry_after
+        self.got = got  # what this try got, in a few words, for the give-up message
 
 
 class RefusedError(RetryableError):
@@ -277,7 +279,7 @@ class SigmaMindClient:
 
     def create_case(self, payload: dict[str, Any]) -> RemoteCase:
         """Create a test case. Anything but a clear answer raises OutcomeUnknownError: it may exist."""
-        reply = self._post("/v1/test-cases", _body(payload))
+        reply = self._post("/v1/test-cases", request_body(payload))
         try:
             return _reply_case(reply)
         except ReplyError as exc:  # a 2xx the docs do not describe: it may well have been made
@@ -286,7 +288,7 @@ class SigmaMindClient:
     def update_case(self, test_case_id: str, payload: dict[str, Any]) -> RemoteCase:
         """PUT the full desired body: the same result under full or partial update semantics."""
         path = f"/v1/test-cases/{path_segment(test_case_id, 'testCaseId')}"
-        reply = self._retrying("PUT", path, json=_body(payload))
+        reply = self._retrying("PUT", path, json=request_body(payload))
         assert reply is not None
         return _reply_case(reply)
 
@@ -360,17 +362,21 @@ class SigmaMindClient:
     def _retrying(self, method: str, path: str, *, ok404: bool = False, **kwargs: Any) -> Reply | None:
         """Send an idempotent request, retrying what is worth retrying; None for an allowed 404.
         When it gives up, the message says after how many tries and how long."""
-        started, tries = time.monotonic(), 0
+        started, got = time.monotonic(), Counter[str]()
         try:
             for attempt in self._retrier(RetryableError):
                 with attempt:
-                    tries += 1
-                    return self._send(method, path, ok404, **kwargs)
+                    try:
+                        return self._send(method, path, ok404, **kwargs)
+                    except RetryableError as exc:
+                        got[exc.got] += 1
+                        raise
         except RetryableError as exc:
+            tries = got.total()
             if tries < 2:
                 raise
-            took = f"gave up after {tries} tries in {time.monotonic() - started:.0f} s"
-            raise type(exc)(f"{exc} ({took})", exc.retry_after) from None
+            took = f"gave up after {tries} tries in {time.monotonic() - started:.0f} s; {_tally(got)}"
+            raise type(exc)(f"{exc} ({took})", exc.retry_after, got=exc.got, hint=exc.hint) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _post(self, path: str, body: dict[str, Any]) -> Reply:
@@ -388,10 +394,10 @@ class SigmaMindClient:
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # No connection was made, so nothing was sent: known not created.
             self.budget.failed()
-            raise RefusedError(f"POST {path}: {_transport_problem(exc, self.deadline)}") from None
+            raise RefusedError(f"POST {path}: {self._transport_problem(exc)}") from None
         except httpx.TransportError as exc:
             self.budget.failed()
-            raise OutcomeUnknownError(f"POST {path}: {_transport_problem(exc, self.deadline)}") from None
+            raise OutcomeUnknownError(f"POST {path}: {self._transport_problem(exc)}") from None
         except ReplyError as exc:  # too large: whatever it said, it may have made the case
             raise OutcomeUnknownError(str(exc)) from None
         if reply.status >= 500:
@@ -432,16 +438,29 @@ class SigmaMindClient:
             reply = self._exchange(method, path, **kwargs)
         except httpx.TransportError as exc:
             self.budget.failed()
-            raise RetryableError(f"{method} {path}: {_transport_problem(exc, self.deadline)}") from None
+            problem = self._transport_problem(exc)
+            raise RetryableError(
+                f"{method} {path}: {problem}", got=problem.split(":")[0], hint=self._network_hint()
+            ) from None
         if reply.status >= 500:
             self.budget.failed()
         if reply.status == 429 or reply.status >= 500:
-            raise RetryableError(f"{method} {path}: HTTP {reply.status}", _retry_after(reply.headers))
+            status = f"HTTP {reply.status}"
+            raise RetryableError(f"{method} {path}: {status}", _retry_after(reply.headers), got=status)
         self.budget.succeeded()
         if ok404 and reply.status == 404:
             return None
         _raise_for_status(reply)
         return reply
+
+    def _transport_problem(self, error: httpx.TransportError) -> str:
+        return _transport_problem(error, self.deadline, httpx.URL(self.base_url).host)
+
+    def _network_hint(self) -> str:
+        return (
+            f"check that {self.base_url} is the API's address (SIGMAMIND_BASE_URL) and that it can "
+            "be reached from here: network, proxy, firewall"
+        )
 
     def _should_stop(self, state: RetryCallState) -> bool:
         """Give up after `retries` retries, when the run's budget is spent, or when the next wait
@@ -514,11 +533,11 @@ def _too_large(method: str, path: str) -> ReplyError:
     return ReplyError(method, path, f"the reply is larger than {MAX_REPLY_BYTES // 2**20} MiB (not read)")
 
 
-def _transport_problem(error: httpx.TransportError, deadline: float) -> str:
+def _transport_problem(error: httpx.TransportError, deadline: float, host: str) -> str:
     """What went wrong on the wire, in words, with httpx's class name for whoever debugs."""
     name = type(error).__name__
     if isinstance(error, httpx.ConnectError):
-        return f"cannot connect ({printable(str(error)) or name})"
+        return f"cannot connect to {host}: {_connect_cause(str(error))} ({printable(str(error)) or name})"
     if isinstance(error, httpx.TimeoutException):
         if str(error) == DEADLINE_PASSED:
             return f"no complete answer within the {deadline:g} s deadline of a request ({name})"
@@ -526,8 +545,28 @@ def _transport_problem(error: httpx.TransportError, deadline: float) -> str:
     return f"no answer ({name})"
 
 
-def _body(payload: dict[str, Any]) -> dict[str, Any]:
-    return {name: payload[name] for name in PAYLOAD_FIELDS if name in payload}
+_CONNECT_CAUSES = (
+    ("refused", "nothing accepts connections there"),
+    ("name or service not known", "the host name does not resolve"),
+    ("nodename nor servname", "the host name does not resolve"),
+    ("temporary failure in name resolution", "the host name does not resolve"),
+    ("certificate", "its TLS certificate was not accepted"),
+    ("ssl", "the TLS handshake failed"),
+    ("unreachable", "the network cannot reach it"),
+)
+
+
+def _connect_cause(text: str) -> str:
+    """The likely cause of a failed connection, in words; the raw error follows it in brackets."""
+    lowered = text.lower()
+    return next((words for clue, words in _CONNECT_CAUSES if clue in lowered), "the connection failed")
+
+
+def _tally(got: Counter[str]) -> str:
+    """`all got HTTP 503` or `5 got HTTP 503, 4 got HTTP 429`: what the tries of one request got."""
+    if len(got) == 1:
+        return f"all got {next(iter(got))}"
+    return ", ".join(f"{times} got {what}" for what, times in got.most_common())
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
@@ -567,26 +606,3 @@ def _api_message(reply: Reply) -> str:
     if isinstance(body, dict) and body.get("message"):
         return printable(str(body["message"]))
     return printable(reply.reason) or "error"
-
-
-@contextmanager
-def connect(settings: Settings, agent_ids: set[str], **options: Any) -> Iterator[SigmaMindClient]:
-    """A client for the configured API; SIGMAMIND_BASE_URL=local starts the embedded emulator."""
-    from suitesync.settings import Secret
-
-    if settings.uses_embedded_emulator:
-        from suitesync.emulator import Emulator
-
-        # The embedded emulator knows every agent the project names, and needs no key of yours.
-        state = settings.state_dir / "emulator.sqlite3"
-        with (
-            Emulator(state=state, agents=sorted(agent_ids)) as emulator,
-            SigmaMindClient(emulator.url, Secret("local"), **options) as client,
-        ):
-            yield client
-        return
-    if settings.api_key is None:
-        raise ConfigError(f"{settings.api_key_env} is not set", hint="export your SigmaMind API key in it")
-    options.setdefault("key_source", settings.api_key_env)
-    with SigmaMindClient(settings.base_url, settings.api_key, **options) as client:
-        yield client

@@ -16,6 +16,7 @@ class ExitCode(enum.IntEnum):
     LOCKED = 4  # another apply holds the project lock
     STALE_PLAN = 5  # a saved plan no longer matches what it assumed
     USAGE = 64  # bad flags or arguments (never 2: CI reads 2 as "changes pending")
+    SOFTWARE = 70  # a bug in suitesync (EX_SOFTWARE, the companion of 64): see the crash log
     INTERRUPTED = 130  # SIGINT
     TERMINATED = 143  # SIGTERM
 

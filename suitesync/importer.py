@@ -17,7 +17,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from suitesync.atomic import write_atomic
 from suitesync.lockfile import LockEntry, Lockfile, write_lockfile
-from suitesync.models import DEFAULT_ATTEMPT, DEFAULT_LLM_MODEL, RemoteCase, payload_hash, redact
+from suitesync.models import PAYLOAD_FIELDS, PLAIN_FIELDS, RemoteCase, payload_hash, redact
 from suitesync.rewrite import dump, text_scalar, yaml_io
 from suitesync.settings import Settings
 
@@ -117,11 +117,10 @@ def _shared_defaults(payloads: Sequence[dict[str, Any]]) -> CommentedMap:
     defaults = CommentedMap()
     if len(payloads) < 2:
         return defaults
-    for name in ("llmModel", "attempt"):
-        values = {p.get(name) for p in payloads}
+    for shared in (f for f in PLAIN_FIELDS if f.shared_rank is not None):
+        values = {p.get(shared.name) for p in payloads}
         if len(values) == 1:
-            value = values.pop()
-            defaults[name] = text_scalar(str(value)) if name == "llmModel" else value
+            defaults[shared.suite_key] = _yaml_value(values.pop())
     # Only a shared *prefix* of mockData can move to defaults: defaults come first when merged,
     # so anything else would change the order the API receives.
     prefix = _common_prefix(
@@ -142,24 +141,31 @@ def _common_prefix(lists: list[list[tuple[str, str]]]) -> list[tuple[str, str]]:
 
 
 def _case_map(case_id: str, payload: dict[str, Any], defaults: CommentedMap) -> CommentedMap:
+    """One case, its keys in the suite files' order; what the file's defaults (or the API's)
+    already say is left out."""
     case = CommentedMap()
     case["id"] = text_scalar(case_id)  # an id like `yes` or `3.10` must be quoted to stay text
-    label = payload.get("label")
-    if label and label != case_id:
-        case["label"] = text_scalar(label)
-    case["userPrompt"] = text_scalar(payload["userPrompt"])
-    case["successCriteria"] = text_scalar(payload["successCriteria"])
-    model = payload.get("llmModel") or DEFAULT_LLM_MODEL
-    if "llmModel" not in defaults and model != DEFAULT_LLM_MODEL:
-        case["llmModel"] = text_scalar(model)
-    shared = len(defaults.get("mockData") or {})
-    own = (payload.get("mockData") or [])[shared:]
-    if own:
-        case["mockData"] = CommentedMap((m["variableName"], text_scalar(m["value"])) for m in own)
-    attempt = payload.get("attempt") or DEFAULT_ATTEMPT
-    if "attempt" not in defaults and attempt != DEFAULT_ATTEMPT:
-        case["attempt"] = attempt
+    for f in sorted(PAYLOAD_FIELDS, key=lambda f: f.file_rank):
+        if f.name == "label":
+            label = payload.get("label")
+            if label and label != case_id:
+                case["label"] = text_scalar(label)
+        elif f.name == "mockData":
+            own = (payload.get("mockData") or [])[len(defaults.get("mockData") or {}) :]
+            if own:
+                case["mockData"] = CommentedMap((m["variableName"], text_scalar(m["value"])) for m in own)
+        elif f.default is None and f.name != "agentId":  # required: always written
+            case[f.suite_key] = _yaml_value(payload[f.name])
+        elif f.default is not None:
+            value = payload.get(f.name) or f.default
+            if f.suite_key not in defaults and value != f.default:
+                case[f.suite_key] = _yaml_value(value)
     return case
+
+
+def _yaml_value(value: Any) -> Any:
+    """Text as text, whatever YAML would read it as (`yes`, `3.10`); numbers as they are."""
+    return text_scalar(value) if isinstance(value, str) else value
 
 
 def header_for(agent_id: str) -> str:
@@ -171,7 +177,7 @@ def header_for(agent_id: str) -> str:
 
 
 def write_import(
-    result: Import, target: Path, lock: Lockfile, settings: Settings, agent_id: str, project: str | None
+    result: Import, target: Path, lockfile: Lockfile, settings: Settings, agent_id: str, project: str | None
 ) -> None:
     """Write the suite file, then record its cases in the lockfile as they are on the platform.
 
@@ -181,6 +187,8 @@ def write_import(
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(target, result.text.encode("utf-8"))
     for case in result.cases:
-        lock.cases[case.case_id] = LockEntry(case.remote.test_case_id, agent_id, case.hash, project=project)
-    lock.cases = dict(sorted(lock.cases.items()))
-    write_lockfile(lock, settings.lockfile, settings.state_dir)
+        lockfile.cases[case.case_id] = LockEntry(
+            case.remote.test_case_id, agent_id, case.hash, project=project
+        )
+    lockfile.cases = dict(sorted(lockfile.cases.items()))
+    write_lockfile(lockfile, settings.lockfile, settings.state_dir)

@@ -292,13 +292,13 @@ def _entry(raw: dict[str, Any]) -> LockEntry:
     )
 
 
-def write_lockfile(lock: Lockfile, path: Path, backup_dir: Path | None = None) -> None:
+def write_lockfile(lockfile: Lockfile, path: Path, backup_dir: Path | None = None) -> None:
     """Atomically replace the lockfile (see atomic.write_atomic), through a symlink to its target.
 
     The version being replaced is kept in `backup_dir` (if given) as `<name>.backup`. A crash at
     any point leaves either the old or the new file, never a torn one.
     """
-    text = lock.render()
+    text = lockfile.render()
     if backup_dir is not None and path.exists():
         ensure_state_dir(backup_dir)
         write_atomic(backup_dir / f"{path.name}.backup", path.read_bytes(), new_mode=PRIVATE_MODE)

@@ -1,12 +1,16 @@
-"""Frozen models: a TestCase as the suites define it, the API payload it becomes, its canonical hash."""
+"""Frozen models: a TestCase as the suites define it, the API payload it becomes, its canonical hash.
+
+`PAYLOAD_FIELDS` is the one list of the payload's fields: the client, the planner, the rewriter,
+the importer, the emulator and the two mappings to a payload (payloads.py) derive theirs from it.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +18,37 @@ from pydantic import BaseModel, ConfigDict, Field
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
 DEFAULT_ATTEMPT = 1
 AGENT_PREFIX = "agent_"
+
+
+class PayloadField(NamedTuple):
+    """One field of the API payload, and where it goes in suitesync's files and output."""
+
+    name: str  # in request bodies and responses (sigmamind-api.md §3.2)
+    suite_key: str  # in a suite file
+    default: Any  # when a suite leaves it out; None: required, or made from other keys
+    file_rank: int  # where fmt and import write it among a case's keys
+    diff_rank: int  # where a plan's diff shows it: short values first, long text last
+    shared_rank: int | None  # where it goes in a suite's `defaults:`; None: never shared
+
+
+# The payload's fields in the API's documented order, which is the order of request bodies.
+PAYLOAD_FIELDS = (
+    PayloadField("agentId", "agent", None, 1, 1, None),
+    PayloadField("userPrompt", "userPrompt", None, 2, 4, None),
+    PayloadField("successCriteria", "successCriteria", None, 3, 5, None),
+    PayloadField("label", "label", None, 0, 0, None),  # default: the case's id
+    PayloadField("llmModel", "llmModel", DEFAULT_LLM_MODEL, 4, 2, 0),
+    PayloadField("mockData", "mockData", None, 5, 6, 2),  # a map in suites, a list in the API
+    PayloadField("attempt", "attempt", DEFAULT_ATTEMPT, 6, 3, 1),
+)
+API_ORDER = tuple(f.name for f in PAYLOAD_FIELDS)
+SUITE_ORDER = tuple(f.suite_key for f in sorted(PAYLOAD_FIELDS, key=lambda f: f.file_rank))
+DIFF_ORDER = tuple(f.name for f in sorted(PAYLOAD_FIELDS, key=lambda f: f.diff_rank))
+SHARED_ORDER = tuple(
+    f.suite_key for f in sorted(PAYLOAD_FIELDS, key=lambda f: f.shared_rank or 0) if f.shared_rank is not None
+)
+# Fields that are plain values in suites and in the API alike (no renaming, no reshaping).
+PLAIN_FIELDS = tuple(f for f in PAYLOAD_FIELDS if f.name not in ("agentId", "label", "mockData"))
 
 
 def normalize_agent_id(agent_id: str) -> str:
@@ -115,20 +150,31 @@ class RemoteCase:
     hash: str
 
 
+def request_body(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload's fields only, in the API's order: what a create or update sends."""
+    return {name: payload[name] for name in API_ORDER if name in payload}
+
+
+def with_mock_values(
+    payload: dict[str, Any], names: Collection[str], value_of: Callable[[str, Any], Any]
+) -> dict[str, Any]:
+    """`payload` with the value of each mockData variable in `names` replaced by
+    `value_of(variable, value)`: how secrets are redacted, hashed and resolved again."""
+    if not names:
+        return payload
+    mock = [
+        {**m, "value": value_of(m["variableName"], m["value"])} if m["variableName"] in names else m
+        for m in payload.get("mockData") or []
+    ]
+    return {**payload, "mockData": mock}
+
+
 SECRET_REFERENCE = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
 def redact(payload: dict[str, Any], replacements: dict[str, str]) -> dict[str, Any]:
     """`payload` with the mockData values of `replacements` (variable -> env name) as references."""
-    if not replacements:
-        return payload
-    mock = [
-        {**m, "value": "${env:" + replacements[m["variableName"]] + "}"}
-        if m["variableName"] in replacements
-        else m
-        for m in payload.get("mockData") or []
-    ]
-    return {**payload, "mockData": mock}
+    return with_mock_values(payload, replacements, lambda name, _value: "${env:" + replacements[name] + "}")
 
 
 def canonical_json(payload: dict[str, Any]) -> bytes:

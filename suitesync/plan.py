@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from suitesync.lockfile import LockEntry, Lockfile
-from suitesync.models import KeepPayload, RemoteCase, TestCase, payload_hash, redact
+from suitesync.models import DIFF_ORDER, KeepPayload, RemoteCase, TestCase, payload_hash, redact
 
 PLAN_VERSION = 1
 _LONG_TEXT = 80
@@ -113,7 +113,7 @@ class Plan:
 
 def build_plan(
     desired: Sequence[TestCase],
-    lock: Lockfile,
+    lockfile: Lockfile,
     remote: Mapping[str, Sequence[RemoteCase]] | None,
     *,
     prune: bool = False,
@@ -128,7 +128,7 @@ def build_plan(
     claimed: set[str] = set()
     unchanged = 0
     for case in desired:
-        key, entry = _lock_entry(case, lock)
+        key, entry = _lock_entry(case, lockfile)
         if key is not None:
             claimed.add(key)
         action = _plan_case(case, key, entry, remote_by_id)
@@ -136,12 +136,12 @@ def build_plan(
             unchanged += 1
         else:
             actions.append(action)
-    leftover = [(k, e) for k, e in lock.cases.items() if k not in claimed]
+    leftover = [(k, e) for k, e in lockfile.cases.items() if k not in claimed]
     notices = [_foreign(k, e) for k, e in leftover if not owned_by(e, project)]
     deletes, own_notices = _plan_leftovers([(k, e) for k, e in leftover if owned_by(e, project)], prune)
     notices.extend(own_notices)
     actions.extend(deletes)
-    notices.extend(_unmanaged(remote, lock))
+    notices.extend(_unmanaged(remote, lockfile))
     counts: dict[str, int] = {kind.value: 0 for kind in Kind}
     for action in actions:
         counts[action.kind.value] += 1
@@ -152,33 +152,33 @@ def build_plan(
         unchanged=unchanged,
         refreshed=remote is not None,
         prune=prune,
-        assumptions=assumptions_of(desired, lock, remote, environment),
+        assumptions=assumptions_of(desired, lockfile, remote, environment),
         counts=counts,
     )
 
 
-def payload_needed(lock: Lockfile) -> KeepPayload:
+def payload_needed(lockfile: Lockfile) -> KeepPayload:
     """Keep a payload unless the lockfile says the case is applied and unchanged.
 
     At 50k cases the payloads are most of a plan's memory, and a no-change plan needs none.
     """
 
     def keep(case_id: str, digest: str) -> bool:
-        entry = lock.cases.get(case_id)
+        entry = lockfile.cases.get(case_id)
         return entry is None or entry.pending or entry.test_case_id is None or entry.hash != digest
 
     return keep
 
 
 def payloads_missing(
-    desired: Sequence[TestCase], lock: Lockfile, remote: Mapping[str, Sequence[RemoteCase]]
+    desired: Sequence[TestCase], lockfile: Lockfile, remote: Mapping[str, Sequence[RemoteCase]]
 ) -> set[str]:
     """Ids of cases whose payload was dropped but is needed after all: the remote case drifted or went."""
     by_id = {rc.test_case_id: rc for rcs in remote.values() for rc in rcs}
     missing = set()
     for case in desired:
         if case.payload_json is None:
-            found = by_id.get(lock.cases[case.id].test_case_id or "")
+            found = by_id.get(lockfile.cases[case.id].test_case_id or "")
             if found is None or found.hash != case.hash:  # no secrets: those cases keep payloads
                 missing.add(case.id)
     return missing
@@ -189,13 +189,13 @@ def shape_hash(found: RemoteCase, case: TestCase) -> str:
     return payload_hash(redact(found.payload, dict(case.secrets))) if case.secrets else found.hash
 
 
-def _lock_entry(case: TestCase, lock: Lockfile) -> tuple[str | None, LockEntry | None]:
+def _lock_entry(case: TestCase, lockfile: Lockfile) -> tuple[str | None, LockEntry | None]:
     """The lockfile entry of a case: under its id, or under one of its previousIds (a rename)."""
-    entry = lock.cases.get(case.id)
+    entry = lockfile.cases.get(case.id)
     if entry is not None:
         return case.id, entry
     for previous in case.previous_ids:
-        entry = lock.cases.get(previous)
+        entry = lockfile.cases.get(previous)
         if entry is not None:
             return previous, entry
     return None, None
@@ -289,10 +289,10 @@ def _foreign(case_id: str, entry: LockEntry) -> Notice:
     )
 
 
-def _unmanaged(remote: Mapping[str, Sequence[RemoteCase]] | None, lock: Lockfile) -> list[Notice]:
+def _unmanaged(remote: Mapping[str, Sequence[RemoteCase]] | None, lockfile: Lockfile) -> list[Notice]:
     if remote is None:
         return []
-    known = lock.by_test_case_id()
+    known = lockfile.by_test_case_id()
     found = [
         Notice(NoticeKind.UNMANAGED, agent_id, rc.test_case_id, label=rc.payload.get("label"))
         for agent_id in remote
@@ -309,12 +309,12 @@ def _unmanaged_order(notice: Notice) -> tuple[str, str, str]:
 
 def assumptions_of(
     desired: Sequence[TestCase],
-    lock: Lockfile,
+    lockfile: Lockfile,
     remote: Mapping[str, Sequence[RemoteCase]] | None,
     environment: str | None = None,
 ) -> Assumptions:
     suites = _digest(f"{c.id} {c.agent_id} {c.hash} {c.protect}" for c in sorted(desired, key=_by_id))
-    secret_cases = _secret_cases_by_remote_id(desired, lock)
+    secret_cases = _secret_cases_by_remote_id(desired, lockfile)
     remote_hashes = None
     on_platform: dict[str, bool] = {}
     if remote is not None:
@@ -333,7 +333,7 @@ def assumptions_of(
         }
     references = {c.id: c.hash for c in desired if c.secrets}
     return Assumptions(
-        lock.identity, lock.serial, suites, remote_hashes, environment, references, on_platform
+        lockfile.identity, lockfile.serial, suites, remote_hashes, environment, references, on_platform
     )
 
 
@@ -360,11 +360,11 @@ def _plan_file_hash(found: RemoteCase, secret_cases: Mapping[str, TestCase]) -> 
     return shape_hash(found, case) if case is not None else found.hash
 
 
-def _secret_cases_by_remote_id(desired: Sequence[TestCase], lock: Lockfile) -> dict[str, TestCase]:
+def _secret_cases_by_remote_id(desired: Sequence[TestCase], lockfile: Lockfile) -> dict[str, TestCase]:
     """The desired cases with secrets, by the testCaseId the lockfile records for them."""
     found: dict[str, TestCase] = {}
     for case in desired:
-        entry = lock.cases.get(case.id)
+        entry = lockfile.cases.get(case.id)
         if case.secrets and entry is not None and entry.test_case_id:
             found[entry.test_case_id] = case
     return found
@@ -426,12 +426,7 @@ def field_changes(
     return tuple(sorted(changes, key=lambda change: _FIELD_ORDER.get(change.field.split(".")[0], 99)))
 
 
-_FIELD_ORDER = {
-    name: index
-    for index, name in enumerate(
-        ("label", "agentId", "llmModel", "attempt", "userPrompt", "successCriteria", "mockData")
-    )
-}
+_FIELD_ORDER = {name: index for index, name in enumerate(DIFF_ORDER)}
 
 
 def _display_form(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from suitesync.atomic import write_atomic
 from suitesync.errors import StalePlanError, SuitesyncError
-from suitesync.models import TestCase, new_test_case
+from suitesync.models import TestCase, new_test_case, with_mock_values
 from suitesync.plan import PLAN_VERSION, Action, Assumptions, FieldChange, Kind, Notice, NoticeKind, Plan
 
 
@@ -75,8 +75,7 @@ def _resolve(
                 f"environment variable {env} (mockData.{name}) is not set", hint=f"export {env}"
             )
         values[name] = value
-    mock = [{**m, "value": values.get(m["variableName"], m["value"])} for m in payload.get("mockData") or []]
-    return {**payload, "mockData": mock}
+    return with_mock_values(payload, values, lambda name, _value: values[name])
 
 
 def _notice(notice: Notice) -> dict[str, Any]:

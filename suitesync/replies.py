@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from suitesync.models import RemoteCase, normalize_agent_id, payload_hash
-
 EXCERPT_CHARS = 200  # of a reply or an API message, in a message
 
 
@@ -26,35 +24,6 @@ def printable(text: str, limit: int = EXCERPT_CHARS) -> str:
 
 class ShapeError(ValueError):
     """A reply value is not what the docs describe; the client adds the endpoint."""
-
-
-def remote_case(document: object) -> RemoteCase:
-    """Normalise an API test case object: agent id without prefix, payload fields only.
-
-    Raises ShapeError for an object that is not a test case as the docs describe it.
-    """
-    doc = as_object(document, "a test case")
-    test_case_id = identifier(doc.get("testCaseId"), "testCaseId")
-    agent = as_object(doc.get("agent") or {}, "agent")
-    agent_id = normalize_agent_id(_text(doc.get("agentId") or agent.get("agentId") or "", "agentId"))
-    payload = {
-        "agentId": agent_id,
-        "userPrompt": _text(doc.get("userPrompt"), "userPrompt"),
-        "successCriteria": _text(doc.get("successCriteria"), "successCriteria"),
-        "label": _optional_text(doc.get("label"), "label"),
-        "llmModel": _optional_text(doc.get("llmModel"), "llmModel"),
-        "mockData": [_mock_variable(item) for item in _list_of(doc.get("mockData") or [], "mockData")],
-        "attempt": _optional_count(doc.get("attempt"), "attempt"),
-    }
-    return RemoteCase(test_case_id, agent_id, payload, payload_hash(payload))
-
-
-def _mock_variable(item: object) -> dict[str, Any]:
-    variable = as_object(item, "a mockData entry")
-    return {
-        "variableName": _text(variable.get("variableName"), "mockData[].variableName"),
-        "value": _text(variable.get("value"), "mockData[].value"),
-    }
 
 
 def as_object(value: object, what: str) -> dict[str, Any]:

@@ -1,8 +1,11 @@
-"""Renderers: results in, text / JSON out, written to the stream they are given."""
+"""Renderers of validate, plan and apply: results in, text / JSON / markdown out, written to the
+stream they are given. `VALIDATE_REPORTERS` and `PLAN_REPORTERS` map each `--format` name to its
+renderer (they also feed the option's choices): a new format is one function and one entry."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -14,6 +17,8 @@ from suitesync.validate import ValidationResult
 
 if TYPE_CHECKING:
     from suitesync.apply import Outcome
+    from suitesync.commands.apply import ApplyReport
+    from suitesync.console import Console
 
 VALIDATE_JSON_VERSION = 1
 
@@ -54,6 +59,20 @@ def write_validation_json(result: ValidationResult, out: TextIO) -> None:
     }
     json.dump(document, out, indent=2)
     out.write("\n")
+
+
+def _validation_text(result: ValidationResult, console: Console) -> None:
+    write_validation_text(result, console.out, console.err)
+
+
+def _validation_json(result: ValidationResult, console: Console) -> None:
+    write_validation_json(result, console.out)
+
+
+VALIDATE_REPORTERS: dict[str, Callable[[ValidationResult, Console], None]] = {
+    "text": _validation_text,
+    "json": _validation_json,
+}
 
 
 # --- plan ---------------------------------------------------------------------------------------
@@ -190,6 +209,14 @@ def _notice_text(notice: Notice) -> str:
     return f"unmanaged: {where} (not in the lockfile; never touched)"
 
 
+def save_plan(plan: Plan, path: Path, env_name: str | None, console: Console) -> None:
+    """`plan --out`: the plan file, and on standard error where it is and how to apply it."""
+    from suitesync.planfile import write_plan_file
+
+    write_plan_file(plan, path)
+    write_plan_saved(path, env_name, console.err)
+
+
 def write_plan_saved(path: Path, env_name: str | None, err: TextIO) -> None:
     env = f" --env {env_name}" if env_name else ""
     err.write(f"saved the plan to {path}; apply exactly it with `suitesync apply {path}{env}`\n")
@@ -200,6 +227,18 @@ def write_plan_json(plan: Plan, out: TextIO) -> None:
 
     json.dump(plan_document(plan), out, indent=2, ensure_ascii=False)
     out.write("\n")
+
+
+def _plan_text(plan: Plan, console: Console) -> None:
+    write_plan_text(plan, console.out, color=console.color)
+
+
+def _plan_json(plan: Plan, console: Console) -> None:
+    write_plan_json(plan, console.out)
+
+
+def _plan_markdown(plan: Plan, console: Console) -> None:
+    write_plan_markdown(plan, console.out)
 
 
 def write_plan_markdown(plan: Plan, out: TextIO, *, limit: int = MARKDOWN_LIMIT) -> None:
@@ -246,6 +285,13 @@ def _notices_markdown(notices: tuple[Notice, ...]) -> str:
     return "\n**Not touched**\n\n" + "".join(f"- {line}\n" for line in _notice_lines(notices))
 
 
+PLAN_REPORTERS: dict[str, Callable[[Plan, Console], None]] = {
+    "text": _plan_text,
+    "json": _plan_json,
+    "markdown": _plan_markdown,
+}
+
+
 # --- apply ----------------------------------------------------------------------------------------
 
 OUTCOME_SYMBOLS = {
@@ -289,6 +335,12 @@ class ApplyProgress:
         if self.tty and self.done < self.total:
             self.err.write(f"[{self.done}/{self.total}] applying...")
             self.err.flush()
+
+
+def write_apply_report(report: ApplyReport, console: Console) -> None:
+    """The summary after the outcomes (nothing when there was nothing to do)."""
+    if report.outcomes or report.fatal:
+        write_apply_summary(report.outcomes, report.fatal, console.out)
 
 
 def write_apply_summary(outcomes: list[Outcome], fatal: str | None, out: TextIO) -> None:

@@ -1,41 +1,24 @@
 """The results side of `run` and `report`: save a document, find its baseline, build the view,
-pick the renderer of a format, decide the exit code. Files in and out; the renderers write."""
+render it (through the registry in runreport.py), decide the exit code. Files in and out; the
+renderers write."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING
 
 from suitesync.baseline import compare, load_baseline
 from suitesync.errors import ExitCode, SuitesyncError
 from suitesync.results import ResultsDocument, dumps, read_many, read_results, save_history, write_results
 from suitesync.resultsview import ResultsView, build_view
 
+if TYPE_CHECKING:
+    from suitesync.console import Console
+
 FAIL_ON = ("failures", "regressions")
-FORMATS = ("text", "json", "markdown", "junit", "html")
-
-
-def renderer(fmt: str) -> Callable[[ResultsView, TextIO], None]:
-    """The renderer of a format name (one of FORMATS)."""
-    from suitesync.htmlreport import write_results_html
-    from suitesync.resultsreport import write_results_json, write_results_markdown, write_results_text
-
-    renderers: dict[str, Callable[[ResultsView, TextIO], None]] = {
-        "text": write_results_text,
-        "json": write_results_json,
-        "markdown": write_results_markdown,
-        "junit": write_junit,
-        "html": write_results_html,
-    }
-    return renderers[fmt]
-
-
-def write_junit(view: ResultsView, out: TextIO) -> None:
-    from suitesync.resultsreport import junit_xml
-
-    out.write(junit_xml(view).decode("utf-8"))
+RUN_FORMATS = "suitesync.runreport:RUN_REPORTERS"  # the renderer registry of run and report
 
 
 @dataclass(frozen=True)
@@ -49,14 +32,16 @@ class RunOutputs:
 
 
 def write_run_outputs(
-    document: ResultsDocument, baseline: ResultsDocument | None, outputs: RunOutputs, out: TextIO
+    document: ResultsDocument, baseline: ResultsDocument | None, outputs: RunOutputs, console: Console
 ) -> ResultsView:
-    """Save the document (history first, then --results), render it on `out`, write --junit
-    (always: unfinished cases are its errors). The view, for the exit code."""
+    """Save the document (history first, then --results), render it on the console, write
+    --junit (always: unfinished cases are its errors). The view, for the exit code."""
+    from suitesync.console import render
+
     save_run(document, outputs.results, outputs.history)
     view = run_view(document, baseline)
     if document.cases:
-        renderer(outputs.fmt)(view, out)
+        render(RUN_FORMATS, outputs.fmt, view, console)
     if outputs.junit is not None:
         render_to(outputs.junit, "junit", view)
     return view
@@ -66,8 +51,10 @@ def render_to(path: Path, fmt: str, view: ResultsView) -> None:
     """Render into a file, atomically (a CI step that publishes it never reads half a file)."""
     import io
 
+    from suitesync.console import Console, render
+
     buffer = io.StringIO()
-    renderer(fmt)(view, buffer)
+    render(RUN_FORMATS, fmt, view, Console(buffer, buffer, io.StringIO()))
     write_results(path, buffer.getvalue())
 
 
@@ -97,19 +84,16 @@ def check_outputs(*paths: Path | None) -> None:
         check_writable(folder, path)
 
 
-def run_baseline(baseline: Path | None, environment: str | None, err: TextIO) -> ResultsDocument | None:
+def run_baseline(baseline: Path | None, environment: str | None) -> ResultsDocument | None:
     """The baseline of a run, read before the run starts: a bad `--baseline` stops it before
-    anything is sent, and the run's own document (saved after) is never its own baseline. A
-    folder with no document for the environment yet (the first run) is a note, not an error."""
+    anything is sent, and the run's own document (saved after) is never its own baseline. None
+    also for a folder with no document for the environment yet (the first run): not an error."""
     if baseline is None:
         return None
     if baseline.is_dir():
         from suitesync.results import newest_for
 
-        found = newest_for(baseline, environment)
-        if found is None:
-            err.write(f"no baseline yet in {baseline} for this environment: nothing to compare with\n")
-        return found
+        return newest_for(baseline, environment)
     return load_baseline(baseline, environment)
 
 

@@ -29,26 +29,15 @@ from ruamel.yaml.tokens import CommentToken
 from suitesync.atomic import WriteError, write_atomic
 from suitesync.errors import Problem
 from suitesync.load import TAG_STR, load_file, parse_text, resolve_plain
+from suitesync.models import SHARED_ORDER, SUITE_ORDER
 from suitesync.text import plural
 from suitesync.validate import validate_files
 
 TOP_ORDER = ("agent", "defaults", "cases")
-DEFAULTS_ORDER = ("llmModel", "attempt", "mockData", "minPassRate", "tags", "quarantine", "protect")
-CASE_ORDER = (
-    "id",
-    "previousIds",
-    "label",
-    "agent",
-    "userPrompt",
-    "successCriteria",
-    "llmModel",
-    "mockData",
-    "attempt",
-    "minPassRate",
-    "tags",
-    "quarantine",
-    "protect",
-)
+# Local-only keys (never sent): after the payload's, before protect.
+LOCAL_ORDER = ("minPassRate", "tags", "quarantine")
+DEFAULTS_ORDER = (*SHARED_ORDER, *LOCAL_ORDER, "protect")
+CASE_ORDER = ("id", "previousIds", *SUITE_ORDER, *LOCAL_ORDER, "protect")
 LONG_TEXT = 80  # characters; longer text goes to a block scalar
 FOLD_WIDTH = 80
 _QUOTED = (SingleQuotedScalarString, DoubleQuotedScalarString)

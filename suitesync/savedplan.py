@@ -24,16 +24,16 @@ from suitesync.text import joined
 NEW_PLAN = "make a new plan"
 
 
-def load_saved_plan(settings: Settings, path: Path, cases: list[TestCase], lock: Lockfile) -> Plan:
+def load_saved_plan(settings: Settings, path: Path, cases: list[TestCase], lockfile: Lockfile) -> Plan:
     """The plan saved at `path`, if the lockfile and the suites are as it assumed."""
-    now = assumptions_of(cases, lock, None, settings.env_name)
+    now = assumptions_of(cases, lockfile, None, settings.env_name)
 
     def check_lockfile(assumed: Assumptions) -> None:
         _check_lockfile(path, settings.lockfile, assumed, now)
 
     plan = read_plan_file(path, settings.env_value, environment=settings.env_name, check=check_lockfile)
     if plan.assumptions.suites != now.suites:
-        raise StalePlanError(f"{path} is stale: {_suites_change(plan, cases, lock)}", hint=NEW_PLAN)
+        raise StalePlanError(f"{path} is stale: {_suites_change(plan, cases, lockfile)}", hint=NEW_PLAN)
     return plan
 
 
@@ -90,22 +90,22 @@ class _Expected:
     protect: bool
 
 
-def _expected(plan: Plan, lock: Lockfile) -> dict[str, _Expected]:
+def _expected(plan: Plan, lockfile: Lockfile) -> dict[str, _Expected]:
     """Each case as the plan saw it in the suites: from its action, else from the lockfile, whose
     entry it matched (the lockfile has not moved since: checked first)."""
     expected = {a.case_id: _Expected(a.case.hash, a.case.protect) for a in plan.actions if a.case is not None}
     left = {n.case_id for n in plan.notices if n.kind is not NoticeKind.UNMANAGED}
     left |= {a.case_id for a in plan.actions if a.kind is Kind.DELETE}
     left |= {a.rename_from for a in plan.actions if a.rename_from}
-    for case_id, entry in lock.cases.items():
+    for case_id, entry in lockfile.cases.items():
         if case_id not in expected and case_id not in left:
             expected[case_id] = _Expected(entry.hash, entry.protect)
     return expected
 
 
-def _suites_change(plan: Plan, cases: Sequence[TestCase], lock: Lockfile) -> str:
+def _suites_change(plan: Plan, cases: Sequence[TestCase], lockfile: Lockfile) -> str:
     """What changed in the suites since the plan was made, as precisely as can be told."""
-    expected = _expected(plan, lock)
+    expected = _expected(plan, lockfile)
     now = {case.id: case for case in cases}
     edited = [i for i, c in now.items() if i in expected and _Expected(c.hash, c.protect) != expected[i]]
     added = sorted(set(now) - set(expected))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from suitesync.errors import ConfigError, Problem
+from suitesync.secret import Secret, remember
 from suitesync.text import printable
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ DEFAULT_LOCKFILE = "suitesync.lock"
 DEFAULT_BASE_URL = "https://api.sigmamind.ai"
 API_KEY_ENV = "SIGMAMIND_API_KEY"
 BASE_URL_ENV = "SIGMAMIND_BASE_URL"
+EMULATOR_API_KEY_ENV = "SUITESYNC_EMULATOR_API_KEY"
 STATE_DIR = ".suitesync"
 
 
@@ -40,23 +42,6 @@ class _ProjectConfig:
     lockfile: str = DEFAULT_LOCKFILE
     agents: dict[str, str] = field(default_factory=dict)
     environments: dict[str, _EnvironmentConfig] = field(default_factory=dict)
-
-
-class Secret:
-    """A value that must never be shown: its repr and str are redacted."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -77,8 +62,8 @@ class Settings:
     agent_keys: Mapping[str, str] = field(default_factory=dict)  # alias -> its key in suitesync.yaml
 
     def env_value(self, name: str) -> str | None:
-        """An environment variable named in a suite (`${env:NAME}` mock data)."""
-        return self.environ.get(name)
+        """An environment variable named in a suite (`${env:NAME}` mock data): a secret."""
+        return remember(self.environ.get(name))
 
     @property
     def state_dir(self) -> Path:
@@ -335,3 +320,13 @@ def _variable_finding(name: str | None) -> Finding | None:
     if name is None or _VARIABLE.match(name):
         return None
     return f'"{printable(name, 80)}" is not an environment variable name', "e.g. SIGMAMIND_API_KEY_STAGING"
+
+
+def debug_requested() -> bool:
+    """SUITESYNC_DEBUG=1: a bug raises its traceback instead of writing a crash log."""
+    return bool(os.environ.get("SUITESYNC_DEBUG"))
+
+
+def emulator_api_key() -> str | None:
+    """`suitesync emulator` without --api-key: the key it accepts, from SUITESYNC_EMULATOR_API_KEY."""
+    return os.environ.get(EMULATOR_API_KEY_ENV) or None

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -20,8 +19,11 @@ class StopOnSignal:
     saying so (`stopping`: what the command does now). A second one exits at once (safe for
     apply: every create in flight has a durable intent; for run, the batches go on remotely)."""
 
-    def __init__(self, stop: threading.Event, stopping: str = APPLY_STOPPING) -> None:
+    def __init__(
+        self, stop: threading.Event, show: Callable[[str], None], stopping: str = APPLY_STOPPING
+    ) -> None:
         self.stop = stop
+        self.show = show  # a renderer's: says what the command does now (`stopping`)
         self.stopping = stopping
         self.received: int | None = None
         self.cancelled_by: int | None = None  # the signal that interrupted a question
@@ -53,16 +55,16 @@ class StopOnSignal:
             os._exit(128 + signum)
         self.received = signum
         self.stop.set()
-        sys.stderr.write(f"\nstopping: {self.stopping} (a second signal exits at once)\n")
+        self.show(self.stopping)
 
     def restore(self) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
 
 
-def exit_now(code: int) -> None:
+def exit_now(code: int, flush: Callable[[], None]) -> None:
     """Leave without waiting for threads still in a request: the caller has saved what matters,
-    and those threads would otherwise hold the interpreter until their timeouts."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    and those threads would otherwise hold the interpreter until their timeouts. `flush` writes
+    out what the renderers have buffered."""
+    flush()
     os._exit(code)

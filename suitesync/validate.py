@@ -16,17 +16,16 @@ from typing import Any
 
 import jsonschema_rs
 
-from suitesync.errors import Problem
+from suitesync.errors import Problem, SuitesyncError
 from suitesync.load import TAG_NAMES, TAG_STR, TOO_MANY, CaseSite, ParsedFile, Spot
 from suitesync.models import (
-    DEFAULT_ATTEMPT,
-    DEFAULT_LLM_MODEL,
     SECRET_REFERENCE,
     KeepPayload,
     TestCase,
     new_test_case,
     normalize_agent_id,
 )
+from suitesync.payloads import suite_payload
 from suitesync.schema import load_schema
 from suitesync.text import printable
 
@@ -69,6 +68,14 @@ class ValidationResult:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+class InvalidSuitesError(SuitesyncError):
+    """The suites have problems: the renderer shows `result`'s problems, then the message."""
+
+    def __init__(self, message: str, result: ValidationResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,15 +189,7 @@ class SuiteValidator:
         secrets = self._resolve_secrets(parsed, index, raw, mock_data)
         if secrets is None:
             return
-        payload = {
-            "agentId": agent_id,
-            "userPrompt": raw["userPrompt"],
-            "successCriteria": raw["successCriteria"],
-            "label": raw.get("label", case_id),
-            "llmModel": raw.get("llmModel", defaults.get("llmModel", DEFAULT_LLM_MODEL)),
-            "mockData": [{"variableName": k, "value": v} for k, v in mock_data.items()],
-            "attempt": raw.get("attempt", defaults.get("attempt", DEFAULT_ATTEMPT)),
-        }
+        payload = suite_payload(case_id, agent_id, raw, defaults, mock_data)
         self.result.case_count += 1
         if not self.keep_cases:
             return

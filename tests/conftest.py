@@ -96,10 +96,12 @@ OTHER_AGENT = "SPIlVscbB0kkXBvZa"
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[object]:
     """The SigmaMind emulator on a free loopback port, with its state in a temporary file."""
-    from suitesync.emulator import Emulator, FaultConfig
+    from suitesync.emulator import ApiBehaviour, Emulator
 
     with Emulator(
-        state=tmp_path / "emulator.sqlite3", agents=[AGENT, OTHER_AGENT], faults=FaultConfig(run_seconds=0.3)
+        state=tmp_path / "emulator.sqlite3",
+        agents=[AGENT, OTHER_AGENT],
+        behaviour=ApiBehaviour(run_seconds=0.3),
     ) as server:
         yield server
 
@@ -138,7 +140,7 @@ def write_project(root: Path, cases: int, per_file: int = 20, agent: str = AGENT
 
 def remote_state(emulator: object) -> dict[str, str]:
     """testCaseId -> payload hash of every remote case of every agent, read straight from the store."""
-    from suitesync.client import remote_case
+    from suitesync.payloads import remote_case
 
     store = emulator.store  # type: ignore[attr-defined]
     api = emulator.api  # type: ignore[attr-defined]

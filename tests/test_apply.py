@@ -335,7 +335,7 @@ def test_a_plan_made_stale_on_the_platform_is_refused_without_writes(
     assert run_cli("plan", "--out", str(plan_file), cwd=project).code == 0
     lock = json.loads((project / "suitesync.lock").read_text())
     from suitesync.client import SigmaMindClient
-    from suitesync.settings import Secret
+    from suitesync.secret import Secret
 
     with SigmaMindClient(emulator.url, Secret("k")) as client:
         client.update_case(lock["cases"]["angry-cancellation"]["testCaseId"], {"attempt": 7})

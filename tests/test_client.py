@@ -18,7 +18,7 @@ from suitesync.client import (
 )
 from suitesync.emulator import Emulator
 from suitesync.errors import ConfigError
-from suitesync.settings import Secret
+from suitesync.secret import Secret
 
 from conftest import AGENT, CANARY_KEY
 
@@ -168,7 +168,11 @@ def test_transport_errors_on_reads_are_retried_then_reported() -> None:
     client = SigmaMindClient("http://127.0.0.1:9", Secret("k"), sleep=lambda _s: None, retries=2)
     with (
         client,
-        pytest.raises(RetryableError, match=r"GET /v1/test-cases: cannot connect \(.*Connection refused\)"),
+        pytest.raises(
+            RetryableError,
+            match=r"GET /v1/test-cases: cannot connect to 127.0.0.1: nothing accepts connections there "
+            r"\(.*Connection refused\)",
+        ),
     ):
         client.list_cases(AGENT)
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from suitesync.emulator import Emulator, FaultConfig
+from suitesync.emulator import ApiBehaviour, Emulator
 from suitesync.emulator.order import AgentOrder
 
 from conftest import AGENT, OTHER_AGENT
@@ -105,8 +105,8 @@ def test_a_page_reads_only_its_own_rows(emulator: Emulator, paged: httpx.Client)
 
 def test_pages_follow_creates_deletes_and_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "state.sqlite3"
-    paged = FaultConfig(list_shape="paged")
-    with Emulator(state=state, agents=[AGENT, OTHER_AGENT], faults=paged) as emu, client_of(emu) as api:
+    paged = ApiBehaviour(list_shape="paged")
+    with Emulator(state=state, agents=[AGENT, OTHER_AGENT], behaviour=paged) as emu, client_of(emu) as api:
         mine = [new_case(api, f"case {n}", AGENT if n % 3 else OTHER_AGENT) for n in range(30)]
         expected = [tc for n, tc in enumerate(mine) if n % 3]
         assert page_ids(api, 4) == expected  # loads the agent's order
@@ -116,7 +116,7 @@ def test_pages_follow_creates_deletes_and_a_restart(tmp_path: Path) -> None:
         expected += [new_case(api, f"later {n}") for n in range(3)]
         assert page_ids(api, 4) == page_ids(api, 7) == expected
         assert page_ids(api, 5, OTHER_AGENT) == [tc for n, tc in enumerate(mine) if not n % 3]
-    with Emulator(state=state, faults=FaultConfig(list_shape="paged")) as emu, client_of(emu) as api:
+    with Emulator(state=state, behaviour=ApiBehaviour(list_shape="paged")) as emu, client_of(emu) as api:
         assert page_ids(api, 4) == expected
         expected.append(new_case(api, "after the restart"))
         assert page_ids(api, 3) == expected
@@ -132,10 +132,10 @@ def test_two_servers_on_one_state_file_see_each_others_writes(tmp_path: Path) ->
     """Two suitesync processes with SIGMAMIND_BASE_URL=local share .suitesync/emulator.sqlite3:
     the list order each holds in memory must follow the other's writes."""
     state = tmp_path / "shared.sqlite3"
-    paged = FaultConfig(list_shape="paged")
+    paged = ApiBehaviour(list_shape="paged")
     with (
-        Emulator(state=state, agents=[AGENT], faults=paged) as first,
-        Emulator(state=state, faults=FaultConfig(list_shape="paged")) as second,
+        Emulator(state=state, agents=[AGENT], behaviour=paged) as first,
+        Emulator(state=state, behaviour=ApiBehaviour(list_shape="paged")) as second,
         client_of(first) as one,
         client_of(second) as two,
     ):

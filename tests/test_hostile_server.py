@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import suitesync.client as client_module
-from suitesync.apply import LockState
+from suitesync.apply import LockfileJournal
 from suitesync.client import (
     ApiError,
     OutcomeUnknownError,
@@ -276,12 +276,12 @@ def test_a_writer_that_dies_of_a_bug_ends_the_wait_with_an_internal_error(
 
     monkeypatch.setattr("suitesync.apply.write_lockfile", broken)
     stop = threading.Event()
-    state = LockState(Lockfile("0" * 32, 1, {}), tmp_path / "suitesync.lock", None, stop=stop)
+    journal = LockfileJournal(Lockfile("0" * 32, 1, {}), tmp_path / "suitesync.lock", None, stop=stop)
     entry = LockEntry(None, AGENT, "h" * 64, pending=True)
     with pytest.raises(
         SuitesyncError, match="internal error: the lockfile writer failed: RuntimeError: a bug"
     ):
-        bounded(lambda: state.update({"a": entry}, durable=True))
+        bounded(lambda: journal.update({"a": entry}, durable=True))
     assert stop.is_set()  # the run stops starting requests
 
 

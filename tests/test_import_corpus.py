@@ -17,7 +17,7 @@ import yaml
 from suitesync.client import SigmaMindClient
 from suitesync.emulator import Emulator
 from suitesync.load import load_file
-from suitesync.settings import Secret
+from suitesync.secret import Secret
 
 from conftest import AGENT, run_cli, write_project
 

@@ -9,7 +9,7 @@ import pytest
 from suitesync.client import SigmaMindClient
 from suitesync.emulator import Emulator
 from suitesync.lockfile import read_lockfile
-from suitesync.settings import Secret
+from suitesync.secret import Secret
 
 from conftest import AGENT, OTHER_AGENT, files_holding, run_cli, write_project
 

@@ -122,3 +122,27 @@ def test_c_extensions_are_in_use() -> None:
 
     assert yaml.__with_libyaml__
     assert YAML(typ="safe").Parser.__module__ == "ruamel.yaml.clib._ruamel_yaml"
+
+
+def test_the_payload_fields_are_listed_once_and_consistently() -> None:
+    """PAYLOAD_FIELDS is the one source: every order made from it holds each field exactly once,
+    the typed API model has the same fields in the same order, and the suite schema knows them."""
+    from suitesync.models import (
+        API_ORDER,
+        DIFF_ORDER,
+        PAYLOAD_FIELDS,
+        SHARED_ORDER,
+        SUITE_ORDER,
+        TestCasePayload,
+    )
+    from suitesync.schema import SUITE, load_schema
+
+    names = [f.name for f in PAYLOAD_FIELDS]
+    assert list(API_ORDER) == names == list(TestCasePayload.model_fields)
+    assert sorted(DIFF_ORDER) == sorted(names)
+    assert sorted(f.file_rank for f in PAYLOAD_FIELDS) == list(range(len(names)))
+    assert sorted(f.diff_rank for f in PAYLOAD_FIELDS) == list(range(len(names)))
+    assert len(SUITE_ORDER) == len(set(SUITE_ORDER)) == len(names)
+    schema = load_schema(SUITE)
+    assert set(SUITE_ORDER) <= set(schema["$defs"]["case"]["properties"])
+    assert set(SHARED_ORDER) <= set(schema["$defs"]["defaults"]["properties"])

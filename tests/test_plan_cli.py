@@ -11,12 +11,13 @@ import jsonschema
 import pytest
 
 from suitesync.client import SigmaMindClient
+from suitesync.commands.project import load_desired
 from suitesync.emulator import Emulator
 from suitesync.lockfile import LockEntry, read_lockfile, write_lockfile
 from suitesync.planfile import read_plan_file
 from suitesync.schema import PLAN, load_schema
-from suitesync.settings import Secret, load_settings
-from suitesync.state import load_desired
+from suitesync.secret import Secret
+from suitesync.settings import load_settings
 
 from conftest import AGENT, CANARY_KEY, run_cli
 
@@ -182,10 +183,14 @@ def test_markdown_has_the_summary_first_and_folded_diffs(project: Path, emulator
 def test_markdown_is_capped_with_a_note(project: Path) -> None:
     import io
 
-    from suitesync.commands import make_plan
+    from suitesync.commands.plan import plan as plan_project
+    from suitesync.console import Console
+    from suitesync.options import PlanOptions
+    from suitesync.progress import TerminalEvents
     from suitesync.report import write_plan_markdown
 
-    plan = make_plan(load_settings(project), refresh=True, prune=False, err=io.StringIO())
+    quiet = TerminalEvents(Console(io.StringIO(), io.StringIO(), io.StringIO()))
+    plan = plan_project(load_settings(project), PlanOptions(), quiet)
     assert plan is not None
     full, capped = io.StringIO(), io.StringIO()
     write_plan_markdown(plan, full)
@@ -241,10 +246,53 @@ def test_unreachable_api_is_one_clear_line(project: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("SIGMAMIND_BASE_URL", "http://127.0.0.1:9")
     result = run_cli("plan", cwd=project)
     assert result.code == 1
-    [line] = result.err.splitlines()
-    assert line.startswith("error: GET /v1/test-cases: cannot connect (")
+    line, hint = result.err.splitlines()
+    assert line.startswith(
+        "error: GET /v1/test-cases: cannot connect to 127.0.0.1: nothing accepts connections there ("
+    )
     assert "Connection refused) (gave up after 9 tries in " in line
+    assert line.endswith(" s; all got cannot connect to 127.0.0.1)")
+    assert hint == (
+        "hint: check that http://127.0.0.1:9 is the API's address (SIGMAMIND_BASE_URL) and that it can "
+        "be reached from here: network, proxy, firewall"
+    )
     assert "Traceback" not in result.err
+
+
+def test_a_request_that_gave_up_says_what_its_tries_got(project: Path, emulator: Emulator) -> None:
+    emulator.faults.reconfigure({"error_rate": 1.0, "error_status": 503, "retry_after_s": 0})
+    result = run_cli("plan", cwd=project)
+    assert result.code == 1
+    [line] = result.err.splitlines()
+    assert line.startswith("error: GET /v1/test-cases: HTTP 503 (gave up after 9 tries in ")
+    assert line.endswith(" s; all got HTTP 503)")
+
+
+@pytest.mark.parametrize(
+    ("env", "key_variable", "whose"),
+    [
+        ((), "SIGMAMIND_API_KEY", ""),
+        (("--env", "staging"), "SIGMAMIND_API_KEY_STAGING", "environment staging's key, "),
+    ],
+)
+def test_a_refused_key_names_the_variable_and_environment_it_came_from(
+    project: Path,
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    env: tuple[str, ...],
+    key_variable: str,
+    whose: str,
+) -> None:
+    monkeypatch.setenv("SIGMAMIND_API_KEY_STAGING", "staging-key")
+    emulator.api_key = "the-workspace-key"
+    result = run_cli("plan", *env, cwd=project)
+    assert result.code == 1
+    line, hint = result.err.splitlines()
+    assert line == "error: GET /v1/test-cases: HTTP 401: Missing or invalid X-API-Key header"
+    assert hint == (
+        f"hint: the API key sent ({whose}from {key_variable}) was not accepted: check that it is a current "
+        "key of the agent's workspace (SigmaMind dashboard, API Keys)"
+    )
 
 
 def test_an_agent_the_platform_does_not_know_is_named_with_its_alias_and_environment(

@@ -16,12 +16,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from suitesync.emulator import simulate
-from suitesync.emulator.faults import FaultConfig
+from suitesync.emulator.faults import ApiBehaviour, FaultConfig
 from suitesync.emulator.store import Store
+from suitesync.models import API_ORDER
 from suitesync.schema import llm_models
 
 AGENT_PREFIX = "agent_"
 DEFAULT_MODEL = "gpt-4o-mini"
+# The fields a test case object repeats from its body: in the order of the docs' response example,
+# then any other payload field in the API's order (agentId and label are shown otherwise).
+_DOCUMENTED_ORDER = ("llmModel", "mockData", "userPrompt", "attempt", "successCriteria")
+_BODY_FIELDS = _DOCUMENTED_ORDER + tuple(
+    name for name in API_ORDER if name not in (*_DOCUMENTED_ORDER, "agentId", "label")
+)
 _REASONS = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -80,9 +87,10 @@ Fetch = Callable[[int, int], tuple[int, list[Any]]]
 class SigmaMindApi:
     """Routes /v1 requests to handlers over the Store; every rule of the docs lives here."""
 
-    def __init__(self, store: Store, config: FaultConfig) -> None:
+    def __init__(self, store: Store, config: FaultConfig, behaviour: ApiBehaviour) -> None:
         self.store = store
         self.config = config
+        self.behaviour = behaviour
         self.models = frozenset(llm_models())
 
     def handle(self, request: Request) -> Reply:
@@ -124,11 +132,7 @@ class SigmaMindApi:
                 "label": body.get("label"),
                 "agent": agent,
                 "workspaceId": self.store.workspace,
-                "llmModel": body["llmModel"],
-                "mockData": body["mockData"],
-                "userPrompt": body["userPrompt"],
-                "attempt": body["attempt"],
-                "successCriteria": body["successCriteria"],
+                **{name: body.get(name) for name in _BODY_FIELDS},
             }
             for test_case_id, body in cases
         ]
@@ -171,7 +175,7 @@ class SigmaMindApi:
         """The paged wrapper of the page the query asks for; `fetch(offset, limit)` gives the
         total and that page's items, so that only the page is built."""
         page = _int_param(query, "page", 0, minimum=0)
-        size = _int_param(query, "size", self.config.page_size, minimum=1)
+        size = _int_param(query, "size", self.behaviour.page_size, minimum=1)
         total, items = fetch(page * size, size)
         pages = (total + size - 1) // size
         return {
@@ -279,7 +283,7 @@ def list_cases(api: SigmaMindApi, request: Request, _: re.Match[str]) -> Reply:
         total, cases = api.store.case_page(agent_id, visible_before, offset, limit)
         return total, api.case_objects(agent_id, cases)
 
-    if api.config.list_shape == "paged":
+    if api.behaviour.list_shape == "paged":
         return Reply(200, api.page(request.query, fetch))
     return Reply(200, fetch(0, None)[1])
 
@@ -330,7 +334,7 @@ def create_batch(api: SigmaMindApi, request: Request, _: re.Match[str]) -> Reply
                 {
                     "testCaseId": test_case_id,
                     "attemptNo": attempt_no,
-                    "duration": api.config.run_seconds * share,
+                    "duration": api.behaviour.run_seconds * share,
                     "passed": simulate.attempt_passes(
                         case, attempt_no, seed=seed, batch_no=batch_no, instructions=instructions
                     ),

@@ -6,62 +6,92 @@ import hashlib
 import math
 import random
 import threading
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Self
 
 from suitesync.emulator.ratelimit import TokenBucket
 
 
+def _setting(default: Any, help: str, **flag: Any) -> Any:  # noqa: A002 - click's word
+    """A switchable setting with what `suitesync emulator` shows for it: its help and, in `flag`,
+    the option's name (default: --the-field-name), `show_default` and `choices`."""
+    return field(default=default, metadata={"help": help, **flag})
+
+
 @dataclass
-class FaultConfig:
-    """Switchable per run: from `suitesync emulator` flags or `PUT /_emulator/faults`."""
+class _Switchable:
+    """Settings switchable while the emulator runs: from `suitesync emulator` flags (made from the
+    fields, in their order) or `PUT /_emulator/faults`, all or nothing."""
 
-    latency_ms: float = 0.0  # added to every /v1 request
-    jitter_ms: float = 0.0  # plus uniform(0, jitter)
-    error_rate: float = 0.0  # share of /v1 requests answered 500 or 503 (nothing is done)
-    error_status: int | None = None  # answer faults with this status (500 or 503), not either
-    rate_limit_rate: float = 0.0  # share answered 429 with Retry-After (nothing is done)
-    rate_limit_rps: float = 0.0  # token bucket: requests admitted a second (0: no limit)
-    rate_limit_burst: int = 1  # token bucket: how many may come at once after a quiet spell
-    retry_after_s: float = 1.0  # the Retry-After of 429 and 503 answers
-    drop_rate: float = 0.0  # share of creates committed, then the connection dropped unanswered
-    list_lag_ms: float = 0.0  # new test cases stay out of list results for this long
-    seed: int | None = None  # makes the faults above reproducible
-    run_seconds: float = 2.0  # how long a test run takes from start to verdict
-    list_shape: str = "array"  # "array" (legacy docs) or "paged" ({"data": [...], ...} wrapper)
-    page_size: int = 20  # default `size` of paged lists
-
-    def update(self, changes: dict[str, Any]) -> None:
-        """Apply a partial update, all or nothing; unknown names and bad values raise ValueError."""
-        known = [f.name for f in fields(self)]
-        for name in changes:
-            if name not in known:
-                raise ValueError(f"unknown fault setting {name!r}; known: {', '.join(known)}")
+    def updated(self, changes: dict[str, Any]) -> Self:
+        """A checked copy with `changes` (names this class knows) applied; ValueError if bad."""
         updated = replace(self, **{name: _coerce(name, value) for name, value in changes.items()})
         updated.check()
-        for name in changes:
-            setattr(self, name, getattr(updated, name))
+        return updated
 
     def check(self) -> None:
-        for field in fields(self):
-            value = getattr(self, field.name)
+        for setting in fields(self):
+            value = getattr(self, setting.name)
             # NaN, infinities and negative durations would crash a request (sleep, Retry-After).
-            if field.type == "float" and not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{field.name} must be a finite number >= 0")
-        for name in ("error_rate", "rate_limit_rate", "drop_rate"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1")
-        if self.list_shape not in ("array", "paged"):
-            raise ValueError("list_shape must be 'array' or 'paged'")
-        if self.error_status not in (None, 500, 503):
-            raise ValueError("error_status must be 500 or 503")
-        if self.page_size < 1:
-            raise ValueError("page_size must be at least 1")
-        if self.rate_limit_burst < 1:
-            raise ValueError("rate_limit_burst must be at least 1")
+            if setting.type == "float" and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{setting.name} must be a finite number >= 0")
+        self._check()
+
+    def _check(self) -> None:
+        pass
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class FaultConfig(_Switchable):
+    """What goes wrong, and how often."""
+
+    latency_ms: float = _setting(0.0, "Added to every /v1 request.")
+    jitter_ms: float = _setting(0.0, "Plus a uniform random 0..J ms.")
+    # Share of /v1 requests answered 500 or 503 (nothing is done); with error_status, only that one.
+    error_rate: float = _setting(0.0, "Share of requests answered 500/503.")
+    error_status: int | None = _setting(None, "Answer faults with only this.", choices=("500", "503"))
+    rate_limit_rate: float = _setting(0.0, "Share answered 429 with Retry-After.")  # nothing is done
+    rate_limit_rps: float = _setting(
+        0.0, "Token bucket: admit N requests a second, 429 beyond (0: no limit)."
+    )
+    # The bucket's size: how many may come at once after a quiet spell.
+    rate_limit_burst: int = _setting(1, "Token bucket: at most B at once.", show_default=True)
+    retry_after_s: float = _setting(1.0, "Retry-After seconds of 429/503.", name="--retry-after")
+    drop_rate: float = _setting(0.0, "Share of creates committed, then dropped unanswered.")
+    list_lag_ms: float = _setting(0.0, "New test cases stay out of lists this long.")
+    seed: int | None = _setting(None, "Make the faults reproducible.")
+
+    def _check(self) -> None:
+        for name in ("error_rate", "rate_limit_rate", "drop_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if self.error_status not in (None, 500, 503):
+            raise ValueError("error_status must be 500 or 503")
+        if self.rate_limit_burst < 1:
+            raise ValueError("rate_limit_burst must be at least 1")
+
+
+@dataclass
+class ApiBehaviour(_Switchable):
+    """How the emulated API behaves where the docs leave a choice: not faults."""
+
+    run_seconds: float = _setting(2.0, "Duration of one test run.", show_default=True)
+    list_shape: str = _setting(
+        "array",
+        "List Test Cases as a bare array (legacy docs) or the paged {data: [...]} wrapper.",
+        choices=("array", "paged"),
+        show_default=True,
+    )
+    page_size: int = _setting(20, "Default `size` of paged lists.", show_default=True)
+
+    def _check(self) -> None:
+        if self.list_shape not in ("array", "paged"):
+            raise ValueError("list_shape must be 'array' or 'paged'")
+        if self.page_size < 1:
+            raise ValueError("page_size must be at least 1")
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -84,6 +114,17 @@ def _whole(name: str, value: Any) -> int:
     return value
 
 
+def _assign(target: _Switchable, source: _Switchable) -> None:
+    """Copy every setting into `target`, which others hold a reference to."""
+    for name, value in source.as_dict().items():
+        setattr(target, name, value)
+
+
+def settings_of(injector: FaultInjector) -> dict[str, Any]:
+    """Faults, then behaviour: what `GET /_emulator/faults` shows."""
+    return {**injector.config.as_dict(), **injector.behaviour.as_dict()}
+
+
 class FaultInjector:
     """Decides the faults of each request as a function of the request itself.
 
@@ -94,8 +135,9 @@ class FaultInjector:
     generator.
     """
 
-    def __init__(self, config: FaultConfig) -> None:
+    def __init__(self, config: FaultConfig, behaviour: ApiBehaviour | None = None) -> None:
         self.config = config
+        self.behaviour = behaviour or ApiBehaviour()
         self._lock = threading.Lock()
         self._reseed()
         self._bucket = self._new_bucket()
@@ -112,8 +154,18 @@ class FaultInjector:
         self._seen: dict[bytes, int] = {}
 
     def reconfigure(self, changes: dict[str, Any]) -> None:
+        """Change faults and behaviour at once, all or nothing; unknown names and bad values raise
+        ValueError (`PUT /_emulator/faults`)."""
+        faults = [f.name for f in fields(FaultConfig)]
+        behaviour = [f.name for f in fields(ApiBehaviour)]
+        for name in changes:
+            if name not in faults + behaviour:
+                raise ValueError(f"unknown fault setting {name!r}; known: {', '.join(faults + behaviour)}")
         with self._lock:
-            self.config.update(changes)
+            config = self.config.updated({k: v for k, v in changes.items() if k in faults})
+            acts = self.behaviour.updated({k: v for k, v in changes.items() if k in behaviour})
+            _assign(self.config, config)
+            _assign(self.behaviour, acts)
             if "seed" in changes:
                 self._reseed()
             if {"rate_limit_rps", "rate_limit_burst"} & changes.keys():

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from suitesync.emulator.api import AGENT_PREFIX, Reply, Request, SigmaMindApi, error_body
-from suitesync.emulator.faults import FaultConfig, FaultDraw, FaultInjector
+from suitesync.emulator.faults import ApiBehaviour, FaultConfig, FaultDraw, FaultInjector, settings_of
 from suitesync.emulator.ratelimit import retry_after
 from suitesync.emulator.store import Store
 
@@ -104,6 +104,7 @@ class Emulator:
         api_key: str | None = None,
         agents: tuple[str, ...] | list[str] = (),
         faults: FaultConfig | None = None,
+        behaviour: ApiBehaviour | None = None,
     ) -> None:
         check_loopback(host)
         self.api_key = api_key
@@ -112,8 +113,10 @@ class Emulator:
             self.store.add_agent(agent.removeprefix(AGENT_PREFIX))
         config = faults or FaultConfig()
         config.check()
-        self.faults = FaultInjector(config)
-        self.api = SigmaMindApi(self.store, config)
+        acts = behaviour or ApiBehaviour()
+        acts.check()
+        self.faults = FaultInjector(config, acts)
+        self.api = SigmaMindApi(self.store, config, acts)
         self.gate = Gate()
         self._log: collections.deque[dict[str, Any]] = collections.deque(maxlen=LOG_LIMIT)
         self._log_lock = threading.Lock()
@@ -343,7 +346,7 @@ def _creates(emulator: Emulator, _body: dict[str, Any]) -> Reply:
 
 
 def _faults(emulator: Emulator, _body: dict[str, Any]) -> Reply:
-    return Reply(200, emulator.faults.config.as_dict())
+    return Reply(200, settings_of(emulator.faults))
 
 
 def _set_faults(emulator: Emulator, body: dict[str, Any]) -> Reply:
@@ -351,7 +354,7 @@ def _set_faults(emulator: Emulator, body: dict[str, Any]) -> Reply:
         emulator.faults.reconfigure(body)
     except ValueError as exc:
         return Reply(400, {"error": str(exc)})
-    return Reply(200, emulator.faults.config.as_dict())
+    return Reply(200, settings_of(emulator.faults))
 
 
 def _reset(emulator: Emulator, _body: dict[str, Any]) -> Reply:

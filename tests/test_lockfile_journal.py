@@ -1,22 +1,22 @@
-"""The applier's lockfile state: who owns each remote case, and atomic adoption."""
+"""The applier's lockfile journal: who owns each remote case, and atomic adoption."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
-from suitesync.apply import LockState
+from suitesync.apply import LockfileJournal
 from suitesync.lockfile import LockEntry, Lockfile, read_lockfile
 
 HASH = "b" * 64
 
 
-def state_with(tmp_path: Path, **entries: LockEntry) -> LockState:
-    return LockState(Lockfile("0" * 32, 1, dict(entries)), tmp_path / "suitesync.lock", None)
+def journal_with(tmp_path: Path, **entries: LockEntry) -> LockfileJournal:
+    return LockfileJournal(Lockfile("0" * 32, 1, dict(entries)), tmp_path / "suitesync.lock", None)
 
 
 def test_a_rename_keeps_the_remote_case_owned(tmp_path: Path) -> None:
-    state = state_with(tmp_path, old=LockEntry("tc_1", "A", HASH))
+    state = journal_with(tmp_path, old=LockEntry("tc_1", "A", HASH))
     # What a rename writes: the new id first, the old one dropped in the same change.
     state.update({"new": LockEntry("tc_1", "A", HASH), "old": None})
     assert state.claimed() == {"tc_1"}
@@ -26,7 +26,7 @@ def test_a_rename_keeps_the_remote_case_owned(tmp_path: Path) -> None:
 
 
 def test_a_remote_case_is_adopted_once_whatever_the_threads(tmp_path: Path) -> None:
-    state = state_with(tmp_path)
+    state = journal_with(tmp_path)
     start = threading.Barrier(16)
     won: list[str] = []
 
@@ -46,6 +46,6 @@ def test_a_remote_case_is_adopted_once_whatever_the_threads(tmp_path: Path) -> N
 
 
 def test_adopting_again_for_the_same_case_is_allowed(tmp_path: Path) -> None:
-    state = state_with(tmp_path, mine=LockEntry("tc_1", "A", HASH))
+    state = journal_with(tmp_path, mine=LockEntry("tc_1", "A", HASH))
     assert state.adopt("mine", LockEntry("tc_1", "A", HASH)) is True
     state.close()

@@ -1,0 +1,56 @@
+"""Renderers of the commands that write suite files: fmt's list and summary, import's messages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from suitesync.text import part_of, plural
+
+if TYPE_CHECKING:
+    from suitesync.commands.import_ import ImportReport
+    from suitesync.console import Console
+    from suitesync.rewrite import FormatResult
+
+
+def write_fmt(results: list[FormatResult], console: Console, *, check: bool) -> None:
+    """Each file changed (standard output) or left alone (its problems, standard error), then a
+    summary on standard error."""
+    for result in results:
+        for problem in result.problems:
+            console.note(problem.render())
+        if result.problem:
+            console.note(f"{result.display}: {result.problem}")
+        elif result.changed:
+            console.out.write(f"{'would reformat' if check else 'formatted'}: {result.display}\n")
+    changed = sum(r.changed for r in results)
+    left = sum(1 for r in results if r.problem)
+    console.note(
+        f"{part_of(changed, len(results), 'file')} {'would change' if check else 'reformatted'}"
+        + (f"; {left} left alone" if left else "")
+    )
+
+
+def write_import(report: ImportReport, console: Console) -> None:
+    """The file itself with --dry-run (standard output), and what was (or would be) imported."""
+    if not report.count:
+        console.note(f"nothing to import: every test case of agent {report.agent_id} is already managed")
+        return
+    count = plural(report.count, "test case")
+    if report.dry_run:
+        console.out.write(report.text)
+        console.note(f"would import {count} of agent {report.agent_id} into {report.target}")
+        return
+    console.note(f"imported {count} of agent {report.agent_id} into {report.target}")
+    for case_id, name, env in report.secrets:
+        console.note(
+            f"{case_id}: mockData.{name} holds the value of {env} on the platform: written as "
+            f"${{env:{env}}}, never as the value"
+        )
+    if report.unlabelled:
+        console.note(f"{_unlabelled(len(report.unlabelled))}: {', '.join(report.unlabelled)}")
+
+
+def _unlabelled(count: int) -> str:
+    if count == 1:
+        return "1 had no label; the next apply labels it with its id"
+    return f"{count} had no label; the next apply labels them with their ids"
