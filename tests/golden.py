@@ -63,6 +63,11 @@ _VOLATILE = (
     (re.compile(r"\b(tc|br|tr|job|batch|run)_[A-Za-z0-9]{16}\b"), r"\1_<id>"),
     (re.compile(r"\(([^()]*); \d+ s\)"), r"(\1; <n> s)"),
     (re.compile(r'"(jobId|batchId|testRunId)": "[^"]*"'), r'"\1": "<id>"'),
+    # A results document: when it ran, the lockfile made for the recording, where git or CI says it ran.
+    (re.compile(r"\bchat_[A-Za-z0-9]{16}\b"), "chat_<id>"),
+    (re.compile(r'"(startedAt|endedAt)": "[^"]*"'), r'"\1": "<time>"'),
+    (re.compile(r'"lineage": "[0-9a-f]{32}"'), '"lineage": "<lineage>"'),
+    (re.compile(r'"git": (null|\{[^{}]*\})'), '"git": "<git>"'),
 )
 
 
