@@ -367,7 +367,9 @@ def test_a_trickling_server_fails_the_request_at_its_deadline(where: str) -> Non
         started = time.monotonic()
         with client(server.url, deadline=1.0, retries=0) as api, pytest.raises(RetryableError) as info:
             bounded(lambda: api.list_cases(AGENT))
-    assert time.monotonic() - started < 4
+    # Trickled to the end, the reply would take over 25 s; the bound is generous so that a loaded
+    # machine cannot fail it, and still far below that.
+    assert time.monotonic() - started < 10
     assert "no complete answer within the 1 s deadline of a request" in str(info.value)
 
 
