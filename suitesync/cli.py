@@ -427,6 +427,28 @@ def schema(ctx: click.Context, which: str) -> int:
     return ExitCode.OK
 
 
+@cli.group("lockfile")
+def lockfile_group() -> None:
+    """Lockfile tools (git's merge driver)."""
+
+
+@lockfile_group.command("merge")
+@click.argument("base", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("ours", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("theirs", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("name", required=False)
+@click.pass_context
+def lockfile_merge(ctx: click.Context, base: Path, ours: Path, theirs: Path, name: str | None) -> int:
+    """Merge lockfiles by case id into OURS: git's merge driver (%O %A %B %P; NAME, the lockfile's
+    path, is only shown). Exit 1 only when one case id names two different remote test cases."""
+    from suitesync.commands.lockfile import merge
+    from suitesync.writereport import write_lockfile_merge
+
+    result = merge(base, ours, theirs)
+    write_lockfile_merge(result, name or str(ours), _console(ctx))
+    return ExitCode.ERROR if result.conflicts else ExitCode.OK
+
+
 class EmulatorCommand(click.Command):
     """`suitesync emulator`, whose fault and behaviour flags are made from the fields of
     FaultConfig and ApiBehaviour (their defaults and help are written there, once). They are

@@ -1,4 +1,5 @@
-"""Renderers of the commands that write suite files: fmt's list and summary, import's messages."""
+"""Renderers of the commands that write suite files and lockfiles: fmt's list and summary,
+import's messages, the lockfile merge driver's summary and conflict report."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from suitesync.text import part_of, plural
 if TYPE_CHECKING:
     from suitesync.commands.import_ import ImportReport
     from suitesync.console import Console
+    from suitesync.lockmerge import MergeResult
     from suitesync.rewrite import FormatResult
 
 
@@ -54,3 +56,28 @@ def _unlabelled(count: int) -> str:
     if count == 1:
         return "1 had no label; the next apply labels it with its id"
     return f"{count} had no label; the next apply labels them with their ids"
+
+
+def write_lockfile_merge(result: MergeResult, shown: str, console: Console) -> None:
+    """One line for a clean merge; for a conflict, each id with both remote cases, and what to do."""
+    if not result.conflicts:
+        console.note(
+            f"suitesync: merged the lockfile {shown}: {plural(len(result.added), 'entry', 'entries')} "
+            f"added and {len(result.removed)} removed by the other side; serial {result.lockfile.serial}"
+        )
+        return
+    console.note(
+        f"error: suitesync could not merge the lockfile {shown}: "
+        f"{plural(len(result.conflicts), 'case id')} each name two remote test cases:"
+    )
+    for conflict in result.conflicts:
+        ours, theirs = conflict.ours, conflict.theirs
+        console.note(
+            f"  {conflict.case_id}: ours {ours.test_case_id} (agent {ours.agent_id}), theirs "
+            f"{theirs.test_case_id} (agent {theirs.agent_id}): {conflict.why}"
+        )
+    console.note(
+        "hint: the file now holds our entry for each; keep theirs instead with "
+        "`suitesync state adopt ID TESTCASEID`, then `git add` the lockfile. The remote case nobody "
+        "keeps shows as unmanaged in the next plan (a duplicate: delete it on the platform)"
+    )
