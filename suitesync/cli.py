@@ -59,6 +59,7 @@ Exit codes:
 VALIDATE_FORMATS = "suitesync.report:VALIDATE_REPORTERS"
 PLAN_FORMATS = "suitesync.report:PLAN_REPORTERS"
 RUN_FORMATS = "suitesync.runreport:RUN_REPORTERS"
+STATE_FORMATS = "suitesync.writereport:STATE_REPORTERS"
 
 
 @dataclass
@@ -447,6 +448,84 @@ def lockfile_merge(ctx: click.Context, base: Path, ours: Path, theirs: Path, nam
     result = merge(base, ours, theirs)
     write_lockfile_merge(result, name or str(ours), _console(ctx))
     return ExitCode.ERROR if result.conflicts else ExitCode.OK
+
+
+@cli.group("state")
+def state_group() -> None:
+    """Read and change the lockfile's entries by hand (like `terraform state`)."""
+
+
+@state_group.command("list")
+@click.option("--format", "fmt", type=RendererChoice(STATE_FORMATS), default="text", show_default=True)
+@project_options
+@click.pass_context
+def state_list(ctx: click.Context, fmt: str, directory: Path | None, env_name: str | None) -> int:
+    """Every lockfile entry: id, testCaseId, agent, where the suites define it, pending/protect."""
+    from suitesync.commands.state import state_rows
+
+    render(STATE_FORMATS, fmt, state_rows(_settings(ctx, directory, env_name)), _console(ctx))
+    return ExitCode.OK
+
+
+@state_group.command("show")
+@click.argument("case_id", metavar="ID")
+@project_options
+@click.pass_context
+def state_show(ctx: click.Context, case_id: str, directory: Path | None, env_name: str | None) -> int:
+    """One lockfile entry, every field."""
+    from suitesync.commands.state import state_rows
+    from suitesync.writereport import write_state_show
+
+    write_state_show(state_rows(_settings(ctx, directory, env_name), (case_id,))[0], _console(ctx))
+    return ExitCode.OK
+
+
+@state_group.command("rm")
+@click.argument("case_ids", metavar="ID...", nargs=-1, required=True)
+@project_options
+@click.pass_context
+def state_rm(
+    ctx: click.Context, case_ids: tuple[str, ...], directory: Path | None, env_name: str | None
+) -> int:
+    """Forget entries: the remote cases stay (the next plan lists them as unmanaged)."""
+    from suitesync.commands.state import state_rm as remove
+    from suitesync.writereport import write_state_change
+
+    write_state_change(remove(_settings(ctx, directory, env_name), case_ids), _console(ctx))
+    return ExitCode.OK
+
+
+@state_group.command("mv")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@project_options
+@click.pass_context
+def state_mv(ctx: click.Context, old: str, new: str, directory: Path | None, env_name: str | None) -> int:
+    """Move an entry to another case id."""
+    from suitesync.commands.state import state_mv as move
+    from suitesync.writereport import write_state_change
+
+    write_state_change(move(_settings(ctx, directory, env_name), old, new), _console(ctx))
+    return ExitCode.OK
+
+
+@state_group.command("adopt")
+@click.argument("case_id", metavar="ID")
+@click.argument("test_case_id", metavar="TESTCASEID")
+@project_options
+@click.pass_context
+def state_adopt(
+    ctx: click.Context, case_id: str, test_case_id: str, directory: Path | None, env_name: str | None
+) -> int:
+    """Tie an existing remote case of the case's agent to a case of the suites."""
+    from suitesync.commands.state import state_adopt as adopt
+    from suitesync.progress import TerminalEvents
+    from suitesync.writereport import write_state_change
+
+    console = _console(ctx)
+    settings = _settings(ctx, directory, env_name)
+    write_state_change(adopt(settings, case_id, test_case_id, TerminalEvents(console)), console)
+    return ExitCode.OK
 
 
 class EmulatorCommand(click.Command):
