@@ -157,6 +157,20 @@ def validate(
 @click.option("--no-refresh", is_flag=True, help="Plan from the lockfile alone: no network.")
 @click.option("--prune", is_flag=True, help="Plan deletes of cases removed from the suites.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ID_OR_GLOB",
+    help="Only this case (an id or a glob; repeatable). One that matches nothing is an error.",
+)
+@click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="ID",
+    help="Delete this case on the platform and create it again (-/+; repeatable).",
+)
 @project_options
 @click.pass_context
 def plan(
@@ -166,6 +180,8 @@ def plan(
     no_refresh: bool,
     prune: bool,
     detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
     directory: Path | None,
     env_name: str | None,
 ) -> int:
@@ -177,7 +193,9 @@ def plan(
     settings = _settings(ctx, directory, env_name)
     console = _console(ctx)
     the_plan = plan_project(
-        settings, PlanOptions(refresh=not no_refresh, prune=prune), TerminalEvents(console)
+        settings,
+        PlanOptions(refresh=not no_refresh, prune=prune, targets=targets, replace=replace),
+        TerminalEvents(console),
     )
     render(PLAN_FORMATS, fmt, the_plan, console)
     if out is not None:
@@ -219,6 +237,20 @@ def plan(
     show_default=True,
     help="Seconds list results may lag behind creates (for confirming unknown outcomes).",
 )
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ID_OR_GLOB",
+    help="Only this case (an id or a glob; repeatable). One that matches nothing is an error.",
+)
+@click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="ID",
+    help="Delete this case on the platform and create it again (-/+; repeatable).",
+)
 @project_options
 @click.pass_context
 def apply(
@@ -231,11 +263,15 @@ def apply(
     **flags: Any,
 ) -> int:
     """Apply the plan (or a saved PLANFILE) to the platform, concurrently and crash-safely."""
-    if planfile is not None and flags["prune"]:
-        # A saved plan already fixed what is deleted: a flag that would shape it again is a mistake.
+    given = {"--prune": flags["prune"], "--target ID": flags["targets"], "--replace ID": flags["replace"]}
+    shaping = [flag for flag, value in given.items() if value]
+    if planfile is not None and shaping:
+        # A saved plan already fixed what it does: a flag that would shape it again is a mistake.
+        flag = shaping[0].split()[0]
         raise click.UsageError(
-            f"--prune cannot be used with a saved plan ({planfile}): the plan already fixed what it "
-            "deletes; make it with `suitesync plan --prune --out FILE`",
+            f"{flag} cannot be used with a saved plan ({planfile}): the plan already fixed what it "
+            f"{'deletes' if flag == '--prune' else 'does'}; "
+            f"make it with `suitesync plan {shaping[0]} --out FILE`",
             ctx=ctx,
         )
     settings = _settings(ctx, directory, env_name)
