@@ -33,6 +33,7 @@ from suitesync.options import (
     FmtOptions,
     ImportOptions,
     PlanOptions,
+    PullOptions,
     RunOptions,
     ValidateOptions,
 )
@@ -484,6 +485,39 @@ def lockfile_merge(ctx: click.Context, base: Path, ours: Path, theirs: Path, nam
     result = merge(base, ours, theirs)
     write_lockfile_merge(result, name or str(ours), _console(ctx))
     return ExitCode.ERROR if result.conflicts else ExitCode.OK
+
+
+@cli.command("pull")
+@click.option(
+    "--resolve",
+    type=click.Choice(["theirs", "ours", "fail"]),
+    default=PullOptions.resolve,
+    show_default=True,
+    help="theirs: write the platform's version; ours: keep the file (the next apply puts it back); "
+    "fail: exit 1 if anything changed on the platform (CI).",
+)
+@click.option("--dry-run", is_flag=True, help="Show the diff of the suite files; change nothing.")
+@click.option(
+    "--case", "patterns", multiple=True, metavar="GLOB", help="Only cases whose id matches (repeatable)."
+)
+@click.option(
+    "--accept-deletes",
+    is_flag=True,
+    help="Remove cases deleted on the platform from the suites and the lockfile.",
+)
+@project_options
+@click.pass_context
+def pull_cmd(ctx: click.Context, /, directory: Path | None, env_name: str | None, **flags: Any) -> int:
+    """Write the platform's edits of test cases into the suites (the opposite of apply)."""
+    from suitesync.commands.pull import pull
+    from suitesync.progress import TerminalEvents
+    from suitesync.writereport import write_pull
+
+    console = _console(ctx)
+    report = pull(_settings(ctx, directory, env_name), PullOptions(**flags), TerminalEvents(console))
+    write_pull(report, console)
+    failed = report.left_alone if report.resolve == "theirs" else report.drifted and report.resolve == "fail"
+    return ExitCode.ERROR if failed else ExitCode.OK
 
 
 @cli.group("state")

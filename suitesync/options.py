@@ -56,3 +56,11 @@ class RunOptions:
 class FmtOptions:
     paths: tuple[Path, ...] = ()
     check: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PullOptions:
+    resolve: str = "theirs"  # theirs: write the platform's version; ours: keep the file; fail: exit 1
+    dry_run: bool = False
+    patterns: tuple[str, ...] = ()  # --case globs; none: every case
+    accept_deletes: bool = False  # cases deleted on the platform leave the suites and the lockfile

@@ -11,6 +11,7 @@ from suitesync.text import part_of, plural
 
 if TYPE_CHECKING:
     from suitesync.commands.import_ import ImportReport
+    from suitesync.commands.pull import PullReport
     from suitesync.commands.state import StateChange, StateRow
     from suitesync.console import Console
     from suitesync.lockfile import LockEntry
@@ -151,3 +152,31 @@ def write_state_change(change: StateChange, console: Console) -> None:
         what = f"{old_id} -> {new_id}" if change.verb == "moved" else new_id
         console.out.write(f"{change.verb} {what}  ({_entry_line(entry)})\n")
     console.note(f"{_AFTER[change.verb]}; lockfile serial {change.serial}")
+
+
+def write_pull(report: PullReport, console: Console) -> None:
+    """The diff (--dry-run) on standard output; each case pulled, left alone or deleted, and a
+    summary, on standard error."""
+    console.out.write(report.diff)
+    verb = "would pull" if report.dry_run else "pulled"
+    for case_id, source, fields in report.pulled:
+        console.note(f"{verb} {case_id} into {source}: {', '.join(fields) or 'mockData (order)'}")
+    for case_id, why in report.left_alone:
+        console.note(f"left alone: {case_id}: {why}")
+    for case_id, tc_id, removed in report.deleted:
+        if removed:
+            console.note(
+                f"{'would remove' if report.dry_run else 'removed'} {case_id}: "
+                f"{tc_id} was deleted on the platform"
+            )
+        else:
+            console.note(
+                f"deleted on the platform: {case_id} ({tc_id}); "
+                "--accept-deletes removes it from the suites and the lockfile"
+            )
+    if not report.drifted:
+        console.note("nothing to pull: no case was edited on the platform since the last apply")
+    elif report.resolve == "fail":
+        console.note(
+            f"{plural(report.drifted, 'case')} changed on the platform since the last apply (--resolve fail)"
+        )
