@@ -72,8 +72,7 @@ def write_lockfile_merge(result: MergeResult, shown: str, console: Console) -> N
         )
         return
     console.note(
-        f"error: suitesync could not merge the lockfile {shown}: "
-        f"{plural(len(result.conflicts), 'case id')} each name two remote test cases:"
+        f"error: suitesync could not merge the lockfile {shown}: {plural(len(result.conflicts), 'conflict')}:"
     )
     for conflict in result.conflicts:
         ours, theirs = conflict.ours, conflict.theirs

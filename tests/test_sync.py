@@ -166,7 +166,7 @@ def test_the_merge_driver_reports_one_id_naming_two_remote_cases(
     merge = git(root, "merge", "--no-edit", "alice", check=False)
     output = merge.stdout + merge.stderr
     assert merge.returncode != 0
-    assert "could not merge the lockfile suitesync.lock: 1 case id each name two remote test cases" in output
+    assert "could not merge the lockfile suitesync.lock: 1 conflict" in output
     assert f"  twin: ours {ours} (agent D5D0p7TUs66TTAEAx), theirs tc_" in output
     assert "Traceback" not in output
     assert "suitesync.lock" in git(root, "diff", "--name-only", "--diff-filter=U").stdout
