@@ -457,6 +457,11 @@ class Applier:
     def _lock_only(self, action: Action) -> Outcome:
         case = action.case
         assert case is not None and action.test_case_id is not None
+        if action.kind is Kind.ADOPT:
+            entry = self._entry(action, action.test_case_id, touched=False)
+            if not self.journal.adopt(action.case_id, entry):
+                return Outcome(action, "failed", error=f"{action.test_case_id} is owned by another entry")
+            return Outcome(action, "adopted", action.test_case_id)
         self.journal.update(_moved(action, self._entry(action, action.test_case_id, touched=False)))
         return Outcome(action, "renamed" if action.kind is Kind.RENAME else "recorded", action.test_case_id)
 
