@@ -33,6 +33,7 @@ from suitesync.options import (
     FmtOptions,
     ImportOptions,
     PlanOptions,
+    PullOptions,
     RunOptions,
     ValidateOptions,
 )
@@ -59,6 +60,7 @@ Exit codes:
 VALIDATE_FORMATS = "suitesync.report:VALIDATE_REPORTERS"
 PLAN_FORMATS = "suitesync.report:PLAN_REPORTERS"
 RUN_FORMATS = "suitesync.runreport:RUN_REPORTERS"
+STATE_FORMATS = "suitesync.writereport:STATE_REPORTERS"
 
 
 @dataclass
@@ -165,6 +167,20 @@ def validate(
 @click.option("--no-refresh", is_flag=True, help="Plan from the lockfile alone: no network.")
 @click.option("--prune", is_flag=True, help="Plan deletes of cases removed from the suites.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ID_OR_GLOB",
+    help="Only this case (an id or a glob; repeatable). One that matches nothing is an error.",
+)
+@click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="ID",
+    help="Delete this case on the platform and create it again (-/+; repeatable).",
+)
 @project_options
 @click.pass_context
 def plan(
@@ -174,6 +190,8 @@ def plan(
     no_refresh: bool,
     prune: bool,
     detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
     directory: Path | None,
     env_name: str | None,
 ) -> int:
@@ -185,7 +203,9 @@ def plan(
     settings = _settings(ctx, directory, env_name)
     console = _console(ctx)
     the_plan = plan_project(
-        settings, PlanOptions(refresh=not no_refresh, prune=prune), TerminalEvents(console)
+        settings,
+        PlanOptions(refresh=not no_refresh, prune=prune, targets=targets, replace=replace),
+        TerminalEvents(console),
     )
     render(PLAN_FORMATS, fmt, the_plan, console)
     if out is not None:
@@ -227,6 +247,20 @@ def plan(
     show_default=True,
     help="Seconds list results may lag behind creates (for confirming unknown outcomes).",
 )
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ID_OR_GLOB",
+    help="Only this case (an id or a glob; repeatable). One that matches nothing is an error.",
+)
+@click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="ID",
+    help="Delete this case on the platform and create it again (-/+; repeatable).",
+)
 @project_options
 @click.pass_context
 def apply(
@@ -239,11 +273,15 @@ def apply(
     **flags: Any,
 ) -> int:
     """Apply the plan (or a saved PLANFILE) to the platform, concurrently and crash-safely."""
-    if planfile is not None and flags["prune"]:
-        # A saved plan already fixed what is deleted: a flag that would shape it again is a mistake.
+    given = {"--prune": flags["prune"], "--target ID": flags["targets"], "--replace ID": flags["replace"]}
+    shaping = [flag for flag, value in given.items() if value]
+    if planfile is not None and shaping:
+        # A saved plan already fixed what it does: a flag that would shape it again is a mistake.
+        flag = shaping[0].split()[0]
         raise click.UsageError(
-            f"--prune cannot be used with a saved plan ({planfile}): the plan already fixed what it "
-            "deletes; make it with `suitesync plan --prune --out FILE`",
+            f"{flag} cannot be used with a saved plan ({planfile}): the plan already fixed what it "
+            f"{'deletes' if flag == '--prune' else 'does'}; "
+            f"make it with `suitesync plan {shaping[0]} --out FILE`",
             ctx=ctx,
         )
     settings = _settings(ctx, directory, env_name)
@@ -498,6 +536,139 @@ def schema(ctx: click.Context, which: str) -> int:
     from suitesync.schema import schema_text
 
     show_text(schema_text(which), _console(ctx))
+    return ExitCode.OK
+
+
+@cli.group("lockfile")
+def lockfile_group() -> None:
+    """Lockfile tools (git's merge driver)."""
+
+
+@lockfile_group.command("merge")
+@click.argument("base", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("ours", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("theirs", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("name", required=False)
+@click.pass_context
+def lockfile_merge(ctx: click.Context, base: Path, ours: Path, theirs: Path, name: str | None) -> int:
+    """Merge lockfiles by case id into OURS: git's merge driver (%O %A %B %P; NAME, the lockfile's
+    path, is only shown). Exit 1 only when one case id names two different remote test cases."""
+    from suitesync.commands.lockfile import merge
+    from suitesync.writereport import write_lockfile_merge
+
+    result = merge(base, ours, theirs)
+    write_lockfile_merge(result, name or str(ours), _console(ctx))
+    return ExitCode.ERROR if result.conflicts else ExitCode.OK
+
+
+@cli.command("pull")
+@click.option(
+    "--resolve",
+    type=click.Choice(["theirs", "ours", "fail"]),
+    default=PullOptions.resolve,
+    show_default=True,
+    help="theirs: write the platform's version; ours: keep the file (the next apply puts it back); "
+    "fail: exit 1 if anything changed on the platform (CI).",
+)
+@click.option("--dry-run", is_flag=True, help="Show the diff of the suite files; change nothing.")
+@click.option(
+    "--case", "patterns", multiple=True, metavar="GLOB", help="Only cases whose id matches (repeatable)."
+)
+@click.option(
+    "--accept-deletes",
+    is_flag=True,
+    help="Remove cases deleted on the platform from the suites and the lockfile.",
+)
+@project_options
+@click.pass_context
+def pull_cmd(ctx: click.Context, /, directory: Path | None, env_name: str | None, **flags: Any) -> int:
+    """Write the platform's edits of test cases into the suites (the opposite of apply)."""
+    from suitesync.commands.pull import pull
+    from suitesync.progress import TerminalEvents
+    from suitesync.writereport import write_pull
+
+    console = _console(ctx)
+    report = pull(_settings(ctx, directory, env_name), PullOptions(**flags), TerminalEvents(console))
+    write_pull(report, console)
+    failed = report.left_alone if report.resolve == "theirs" else report.drifted and report.resolve == "fail"
+    return ExitCode.ERROR if failed else ExitCode.OK
+
+
+@cli.group("state")
+def state_group() -> None:
+    """Read and change the lockfile's entries by hand (like `terraform state`)."""
+
+
+@state_group.command("list")
+@click.option("--format", "fmt", type=RendererChoice(STATE_FORMATS), default="text", show_default=True)
+@project_options
+@click.pass_context
+def state_list(ctx: click.Context, fmt: str, directory: Path | None, env_name: str | None) -> int:
+    """Every lockfile entry: id, testCaseId, agent, where the suites define it, pending/protect."""
+    from suitesync.commands.state import state_rows
+
+    render(STATE_FORMATS, fmt, state_rows(_settings(ctx, directory, env_name)), _console(ctx))
+    return ExitCode.OK
+
+
+@state_group.command("show")
+@click.argument("case_id", metavar="ID")
+@project_options
+@click.pass_context
+def state_show(ctx: click.Context, case_id: str, directory: Path | None, env_name: str | None) -> int:
+    """One lockfile entry, every field."""
+    from suitesync.commands.state import state_rows
+    from suitesync.writereport import write_state_show
+
+    write_state_show(state_rows(_settings(ctx, directory, env_name), (case_id,))[0], _console(ctx))
+    return ExitCode.OK
+
+
+@state_group.command("rm")
+@click.argument("case_ids", metavar="ID...", nargs=-1, required=True)
+@project_options
+@click.pass_context
+def state_rm(
+    ctx: click.Context, case_ids: tuple[str, ...], directory: Path | None, env_name: str | None
+) -> int:
+    """Forget entries: the remote cases stay (the next plan lists them as unmanaged)."""
+    from suitesync.commands.state import state_rm as remove
+    from suitesync.writereport import write_state_change
+
+    write_state_change(remove(_settings(ctx, directory, env_name), case_ids), _console(ctx))
+    return ExitCode.OK
+
+
+@state_group.command("mv")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@project_options
+@click.pass_context
+def state_mv(ctx: click.Context, old: str, new: str, directory: Path | None, env_name: str | None) -> int:
+    """Move an entry to another case id."""
+    from suitesync.commands.state import state_mv as move
+    from suitesync.writereport import write_state_change
+
+    write_state_change(move(_settings(ctx, directory, env_name), old, new), _console(ctx))
+    return ExitCode.OK
+
+
+@state_group.command("adopt")
+@click.argument("case_id", metavar="ID")
+@click.argument("test_case_id", metavar="TESTCASEID")
+@project_options
+@click.pass_context
+def state_adopt(
+    ctx: click.Context, case_id: str, test_case_id: str, directory: Path | None, env_name: str | None
+) -> int:
+    """Tie an existing remote case of the case's agent to a case of the suites."""
+    from suitesync.commands.state import state_adopt as adopt
+    from suitesync.progress import TerminalEvents
+    from suitesync.writereport import write_state_change
+
+    console = _console(ctx)
+    settings = _settings(ctx, directory, env_name)
+    write_state_change(adopt(settings, case_id, test_case_id, TerminalEvents(console)), console)
     return ExitCode.OK
 
 

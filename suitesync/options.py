@@ -19,6 +19,8 @@ class ValidateOptions:
 class PlanOptions:
     refresh: bool = True  # False: plan from the lockfile alone, no network
     prune: bool = False
+    targets: tuple[str, ...] = ()  # --target ids or globs; none: every case
+    replace: tuple[str, ...] = ()  # --replace ids: delete and create again
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +31,8 @@ class ApplyOptions:
     max_deletes: int = 10
     lock_timeout: float = 0.0  # seconds to wait for another apply of the project
     list_grace: float = 10.0  # seconds list results may lag behind creates
+    targets: tuple[str, ...] = ()  # --target ids or globs; none: every case
+    replace: tuple[str, ...] = ()  # --replace ids: delete and create again
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,3 +57,11 @@ class RunOptions:
 class FmtOptions:
     paths: tuple[Path, ...] = ()
     check: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PullOptions:
+    resolve: str = "theirs"  # theirs: write the platform's version; ours: keep the file; fail: exit 1
+    dry_run: bool = False
+    patterns: tuple[str, ...] = ()  # --case globs; none: every case
+    accept_deletes: bool = False  # cases deleted on the platform leave the suites and the lockfile

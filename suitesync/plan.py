@@ -12,7 +12,7 @@ import enum
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from suitesync.lockfile import LockEntry, Lockfile
@@ -33,10 +33,11 @@ class Kind(enum.StrEnum):
     DELETE = "delete"  # gone from the suites, --prune given: DELETE
     RENAME = "rename"  # the id changed (previousIds): the lockfile entry moves, nothing is sent
     RECORD = "record"  # the remote already matches the suite: only the lockfile is updated
+    ADOPT = "adopt"  # an unmanaged remote case has exactly the payload a create would send: recorded
 
     @property
     def sends_request(self) -> bool:
-        return self not in (Kind.RENAME, Kind.RECORD)
+        return self not in (Kind.RENAME, Kind.RECORD, Kind.ADOPT)
 
 
 class NoticeKind(enum.StrEnum):
@@ -136,12 +137,13 @@ def build_plan(
             unchanged += 1
         else:
             actions.append(action)
+    adopted = _adopt_unmanaged(actions, remote, lockfile)
     leftover = [(k, e) for k, e in lockfile.cases.items() if k not in claimed]
     notices = [_foreign(k, e) for k, e in leftover if not owned_by(e, project)]
     deletes, own_notices = _plan_leftovers([(k, e) for k, e in leftover if owned_by(e, project)], prune)
     notices.extend(own_notices)
     actions.extend(deletes)
-    notices.extend(_unmanaged(remote, lockfile))
+    notices.extend(n for n in _unmanaged(remote, lockfile) if n.test_case_id not in adopted)
     counts: dict[str, int] = {kind.value: 0 for kind in Kind}
     for action in actions:
         counts[action.kind.value] += 1
@@ -259,6 +261,49 @@ def _lock_only(act: Callable[..., Action], entry: LockEntry, case: TestCase, tc_
         record: Action = act(Kind.RECORD, tc_id, reason=f"protect is now {str(case.protect).lower()}")
         return record
     return None
+
+
+def _adopt_unmanaged(
+    actions: list[Action], remote: Mapping[str, Sequence[RemoteCase]] | None, lockfile: Lockfile
+) -> set[str]:
+    """Turn creates into adoptions where an unmanaged remote case of the same agent already has the
+    very payload the create would send (a lost lockfile entry, a merge resolved with --ours): a
+    second POST would make a duplicate. Creates take matches in case-id order, remote cases in
+    testCaseId order, so the same inputs always pair the same way. Returns the adopted testCaseIds."""
+    if remote is None:
+        return set()
+    known = lockfile.by_test_case_id()
+    free: dict[tuple[str, str], list[str]] = {}
+    for agent_id in sorted(remote):
+        for rc in sorted(remote[agent_id], key=_by_remote_id):
+            if rc.test_case_id not in known:
+                free.setdefault((agent_id, rc.hash), []).append(rc.test_case_id)
+    creates = sorted(
+        (i for i, a in enumerate(actions) if _creates_anew(a, lockfile)), key=lambda i: actions[i].case_id
+    )
+    adopted: set[str] = set()
+    for index in creates:
+        action = actions[index]
+        assert action.case is not None
+        matches = free.get((action.agent_id, action.case.content_hash))
+        if matches:
+            tc_id = matches.pop(0)
+            adopted.add(tc_id)
+            actions[index] = replace(
+                action,
+                kind=Kind.ADOPT,
+                test_case_id=tc_id,
+                reason="an unmanaged remote case has exactly this content: recorded, not created again",
+            )
+    return adopted
+
+
+def _creates_anew(action: Action, lockfile: Lockfile) -> bool:
+    """A create or recreate that no pending intent covers (apply settles those itself)."""
+    if action.kind not in (Kind.CREATE, Kind.RECREATE) or action.case is None:
+        return False
+    entry = lockfile.cases.get(action.rename_from or action.case_id)
+    return entry is None or not entry.pending
 
 
 def _plan_leftovers(

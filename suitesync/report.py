@@ -86,6 +86,7 @@ SYMBOLS = {
     Kind.DELETE: ("-", "red"),
     Kind.RENAME: (">", "cyan"),
     Kind.RECORD: ("=", "cyan"),
+    Kind.ADOPT: ("=", "cyan"),
 }
 MARKDOWN_LIMIT = 60_000  # GitHub refuses comments over 65,536 characters
 UNMANAGED_SHOWN = 20  # unmanaged cases listed in text and markdown; JSON lists them all
@@ -100,8 +101,9 @@ def plan_summary(plan: Plan) -> str:
     ]
     if counts["drift"]:
         parts.append(f"{counts['drift']} drifted")
-    if counts["rename"] + counts["record"]:
-        parts.append(f"{counts['rename'] + counts['record']} lockfile-only")
+    lock_only = counts["rename"] + counts["record"] + counts.get("adopt", 0)
+    if lock_only:
+        parts.append(f"{lock_only} lockfile-only")
     return ", ".join(parts) + f"; {plan.unchanged} unchanged"
 
 

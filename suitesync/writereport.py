@@ -1,14 +1,21 @@
-"""Renderers of the commands that write suite files: fmt's list and summary, import's messages."""
+"""Renderers of the commands that write suite files and lockfiles: fmt's list and summary,
+import's messages, the lockfile merge driver's summary and conflict report, the state commands."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from suitesync.text import part_of, plural
 
 if TYPE_CHECKING:
     from suitesync.commands.import_ import ImportReport
+    from suitesync.commands.pull import PullReport
+    from suitesync.commands.state import StateChange, StateRow
     from suitesync.console import Console
+    from suitesync.lockfile import LockEntry
+    from suitesync.lockmerge import MergeResult
     from suitesync.rewrite import FormatResult
 
 
@@ -54,3 +61,121 @@ def _unlabelled(count: int) -> str:
     if count == 1:
         return "1 had no label; the next apply labels it with its id"
     return f"{count} had no label; the next apply labels them with their ids"
+
+
+def write_lockfile_merge(result: MergeResult, shown: str, console: Console) -> None:
+    """One line for a clean merge; for a conflict, each id with both remote cases, and what to do."""
+    if not result.conflicts:
+        console.note(
+            f"suitesync: merged the lockfile {shown}: {plural(len(result.added), 'entry', 'entries')} "
+            f"added and {len(result.removed)} removed by the other side; serial {result.lockfile.serial}"
+        )
+        return
+    console.note(
+        f"error: suitesync could not merge the lockfile {shown}: {plural(len(result.conflicts), 'conflict')}:"
+    )
+    for conflict in result.conflicts:
+        ours, theirs = conflict.ours, conflict.theirs
+        console.note(
+            f"  {conflict.case_id}: ours {ours.test_case_id} (agent {ours.agent_id}), theirs "
+            f"{theirs.test_case_id} (agent {theirs.agent_id}): {conflict.why}"
+        )
+    console.note(
+        "hint: the file now holds our entry for each; to keep theirs, run `suitesync state rm ID` and "
+        "`suitesync state adopt ID TESTCASEID`, then `git add` the lockfile. The remote case nobody "
+        "keeps shows as unmanaged in the next plan (a duplicate: delete it on the platform)"
+    )
+
+
+def _state_text(rows: list[StateRow], console: Console) -> None:
+    """One line per entry: id, testCaseId, agent, where the suites define it, and its flags."""
+    for row in rows:
+        console.out.write(f"{row.case_id}  {_entry_line(row.entry)}  {row.location or '(in no suite)'}\n")
+    console.note(plural(len(rows), "entry", "entries"))
+
+
+def _entry_line(entry: LockEntry) -> str:
+    flags = [name for name, on in (("pending", entry.pending), ("protect", entry.protect)) if on]
+    if entry.project is not None:
+        flags.append(f"project {entry.project}")
+    shown = f"{entry.test_case_id or '(pending create)'}  agent {entry.agent_id}"
+    return shown + (f"  [{', '.join(flags)}]" if flags else "")
+
+
+def _state_json(rows: list[StateRow], console: Console) -> None:
+    document = {"version": 1, "cases": [_row_document(row) for row in rows]}
+    console.out.write(json.dumps(document, indent=2) + "\n")
+
+
+def _row_document(row: StateRow) -> dict[str, Any]:
+    entry = row.entry
+    return {
+        "id": row.case_id,
+        "testCaseId": entry.test_case_id,
+        "agentId": entry.agent_id,
+        "location": row.location,
+        "pending": entry.pending,
+        "protect": entry.protect,
+        "hash": entry.hash,
+        "appliedSerial": entry.applied_serial,
+        "project": entry.project,
+    }
+
+
+STATE_REPORTERS: dict[str, Callable[[list[StateRow], Console], None]] = {
+    "text": _state_text,
+    "json": _state_json,
+}
+
+
+def write_state_show(row: StateRow, console: Console) -> None:
+    """Every field of one entry, one per line."""
+    console.out.write(f"{row.case_id}\n")
+    for key, value in _row_document(row).items():
+        if key != "id":
+            console.out.write(f"  {key}: {value if value is not None else '-'}\n")
+
+
+_AFTER = {
+    "removed": "the remote case stays on the platform; the next plan lists it as unmanaged",
+    "moved": "nothing was sent",
+    "adopted": "nothing was sent; the next plan shows how the suite differs from it as an update",
+}
+
+
+def write_state_change(change: StateChange, console: Console) -> None:
+    """Each entry changed, as it was and as it is, then what that means and the new serial."""
+    for old_id, before, new_id, after in change.rows:
+        entry = after or before
+        assert entry is not None  # a row always has one side
+        what = f"{old_id} -> {new_id}" if change.verb == "moved" else new_id
+        console.out.write(f"{change.verb} {what}  ({_entry_line(entry)})\n")
+    console.note(f"{_AFTER[change.verb]}; lockfile serial {change.serial}")
+
+
+def write_pull(report: PullReport, console: Console) -> None:
+    """The diff (--dry-run) on standard output; each case pulled, left alone or deleted, and a
+    summary, on standard error."""
+    console.out.write(report.diff)
+    verb = "would pull" if report.dry_run else "pulled"
+    for case_id, source, fields in report.pulled:
+        console.note(f"{verb} {case_id} into {source}: {', '.join(fields) or 'mockData (order)'}")
+    for case_id, why in report.left_alone:
+        console.note(f"left alone: {case_id}: {why}")
+    for case_id, tc_id, removed in report.deleted:
+        if removed:
+            console.note(
+                f"{'would remove' if report.dry_run else 'removed'} {case_id}: "
+                f"{tc_id} was deleted on the platform"
+            )
+        else:
+            console.note(
+                f"deleted on the platform: {case_id} ({tc_id}); "
+                "--accept-deletes removes it from the suites and the lockfile"
+            )
+    if not report.drifted:
+        console.note("nothing to pull: no case was edited on the platform since the last apply")
+    elif report.resolve == "fail":
+        console.note(
+            f"{plural(report.drifted, 'case')} changed on the platform since the last apply (--resolve fail)"
+        )

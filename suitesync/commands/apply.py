@@ -51,7 +51,16 @@ def apply(settings: Settings, options: ApplyOptions, events: Events, stop: threa
         cases, agents = load_valid_cases(settings, lockfile, doing="applied")
         saved = load_saved_plan(settings, options.planfile, cases, lockfile) if options.planfile else None
         with connect(settings, agents, events, stop=stop) as client:
-            plan = saved or plan_with(settings, lockfile, cases, client, agents, prune=options.prune)
+            plan = saved or plan_with(
+                settings,
+                lockfile,
+                cases,
+                client,
+                agents,
+                prune=options.prune,
+                targets=options.targets,
+                replace=options.replace,
+            )
             if saved is not None and saved.refreshed and options.planfile is not None:
                 now = assumptions_of(cases, lockfile, refresh_remote(client, agents, settings))
                 check_secrets(options.planfile, saved, now, cases)

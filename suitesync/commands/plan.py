@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from suitesync.commands.project import Events, connect, load_valid_cases, plan_with
 from suitesync.lockfile import read_lockfile
 from suitesync.options import PlanOptions
@@ -13,7 +15,10 @@ def plan(settings: Settings, options: PlanOptions, events: Events) -> Plan:
     """A plan of the project; without refresh, from the lockfile alone (no network)."""
     lockfile = read_lockfile(settings.lockfile)
     cases, agents = load_valid_cases(settings, lockfile, doing="planned")
+    scoped = functools.partial(
+        plan_with, prune=options.prune, targets=options.targets, replace=options.replace
+    )
     if not options.refresh:
-        return plan_with(settings, lockfile, cases, None, agents, prune=options.prune)
+        return scoped(settings, lockfile, cases, None, agents)
     with connect(settings, agents, events) as client:
-        return plan_with(settings, lockfile, cases, client, agents, prune=options.prune)
+        return scoped(settings, lockfile, cases, client, agents)

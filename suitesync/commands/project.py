@@ -157,15 +157,25 @@ def plan_with(
     agents: set[str],
     *,
     prune: bool,
+    targets: tuple[str, ...] = (),
+    replace: tuple[str, ...] = (),
 ) -> Plan:
-    """The plan of these cases; with a client, against the platform's current state."""
+    """The plan of these cases; with a client, against the platform's current state. `targets`
+    narrows it to some cases, `replace` deletes and creates cases again (targeting.py)."""
+    from suitesync.targeting import check_replace, check_targets, known_ids, targeted, with_replacements
+
     project = project_tag(settings)
     _check_not_foreign(cases, lockfile, project, settings.lockfile)
+    check_targets(targets, known_ids(cases, lockfile))
+    check_replace(replace, cases, lockfile)
     remote = None
+    missing = set(replace)  # a replaced case is sent again, even if unchanged: its payload is needed
     if client is not None:
         remote = refresh_remote(client, agents, settings)
-        cases = rehydrate(settings, cases, payloads_missing(cases, lockfile, remote))
-    return build_plan(cases, lockfile, remote, prune=prune, environment=settings.env_name, project=project)
+        missing |= payloads_missing(cases, lockfile, remote)
+    cases = rehydrate(settings, cases, {c.id for c in cases if c.id in missing and c.payload_json is None})
+    plan = build_plan(cases, lockfile, remote, prune=prune, environment=settings.env_name, project=project)
+    return targeted(with_replacements(plan, replace, cases, lockfile), targets, cases)
 
 
 def project_tag(settings: Settings) -> str | None:
