@@ -121,19 +121,26 @@ def cli(directory: Path | None, env_name: str | None) -> None:
     "--format",
     "fmt",
     type=RendererChoice(VALIDATE_FORMATS),
-    default="text",
-    show_default=True,
-    help="json: a versioned document, see the README.",
+    default=None,
+    help="text (default), json: a versioned document, see the README; github: workflow commands "
+    "that annotate the files (the default when GITHUB_ACTIONS=true).",
 )
 @project_options
 @click.pass_context
 def validate(
-    ctx: click.Context, paths: tuple[Path, ...], fmt: str, directory: Path | None, env_name: str | None
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    fmt: str | None,
+    directory: Path | None,
+    env_name: str | None,
 ) -> int:
     """Check suite files offline and report every problem at once (file:line:col)."""
     from suitesync.commands.validate import validate as validate_suites
+    from suitesync.settings import in_github_actions
 
     result = validate_suites(_settings(ctx, directory, env_name), ValidateOptions(paths=paths))
+    if fmt is None:  # as yamllint does: annotations when GitHub runs us, unless a format is asked for
+        fmt = "github" if in_github_actions() else "text"
     render(VALIDATE_FORMATS, fmt, result, _console(ctx))
     return ExitCode.OK if result.ok else ExitCode.ERROR
 
