@@ -32,6 +32,7 @@ from suitesync.options import (
     ApplyOptions,
     FmtOptions,
     ImportOptions,
+    InitOptions,
     PlanOptions,
     RunOptions,
     ValidateOptions,
@@ -138,11 +139,42 @@ def validate(
     from suitesync.commands.validate import validate as validate_suites
     from suitesync.settings import in_github_actions
 
-    result = validate_suites(_settings(ctx, directory, env_name), ValidateOptions(paths=paths))
+    settings = _settings(ctx, directory, env_name)
+    result = validate_suites(settings, ValidateOptions(paths=paths))
     if fmt is None:  # as yamllint does: annotations when GitHub runs us, unless a format is asked for
         fmt = "github" if in_github_actions() else "text"
     render(VALIDATE_FORMATS, fmt, result, _console(ctx))
+    _note_stale_schemas(settings.root, _console(ctx))
     return ExitCode.OK if result.ok else ExitCode.ERROR
+
+
+def _note_stale_schemas(root: Path, console: Console) -> None:
+    from suitesync.commands.init import stale_schema_copies
+    from suitesync.writereport import write_stale_schemas
+
+    write_stale_schemas(stale_schema_copies(root), console)
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--agent", default=None, metavar="ID", help="The agent id the example suite tests.")
+@click.option(
+    "--ci",
+    type=click.Choice(["github", "gitlab"]),
+    default=None,
+    help="Also write the CI file: .github/workflows/suitesync.yml or .gitlab-ci.yml.",
+)
+@click.pass_context
+def init(ctx: click.Context, directory: Path | None, agent: str | None, ci: str | None) -> int:
+    """Start a project in DIRECTORY (default: here): suitesync.yaml, an example suite, the editor
+    schemas and with --ci the CI file. Never overwrites a file."""
+    from suitesync.commands.init import init as init_project
+    from suitesync.writereport import write_init
+
+    where = directory or ctx.find_root().params.get("directory") or Path(".")
+    report = init_project(InitOptions(directory=where, agent=agent, ci=ci))
+    write_init(report, _console(ctx))
+    return ExitCode.OK
 
 
 @cli.command()

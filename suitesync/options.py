@@ -52,3 +52,10 @@ class RunOptions:
 class FmtOptions:
     paths: tuple[Path, ...] = ()
     check: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class InitOptions:
+    directory: Path  # where the project is written (made if missing)
+    agent: str | None = None  # the agent id for the `main` alias; None: a placeholder to replace
+    ci: str | None = None  # "github" or "gitlab": also write that CI file

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from suitesync.text import part_of, plural
 
 if TYPE_CHECKING:
     from suitesync.commands.import_ import ImportReport
+    from suitesync.commands.init import InitReport
     from suitesync.console import Console
     from suitesync.rewrite import FormatResult
 
@@ -54,3 +56,30 @@ def _unlabelled(count: int) -> str:
     if count == 1:
         return "1 had no label; the next apply labels it with its id"
     return f"{count} had no label; the next apply labels them with their ids"
+
+
+def write_init(report: InitReport, console: Console) -> None:
+    """Each file written (standard output), each left as it was (standard error), and what next."""
+    for path in report.written:
+        console.out.write(f"wrote {path}\n")
+    for path in report.skipped:
+        console.note(f"skipped {path}: it exists (never overwritten)")
+    where = "" if report.root == Path(".") else f" -C {report.root}"
+    if report.placeholder_agent and "suitesync.yaml" in report.written:
+        console.note(
+            f"next: put your agent's id in place of the placeholder in {report.root / 'suitesync.yaml'}"
+        )
+    console.note(
+        f"next: suitesync{where} validate; SIGMAMIND_BASE_URL=local suitesync{where} plan "
+        "(the embedded emulator: no key needed)"
+    )
+
+
+def write_stale_schemas(paths: list[str], console: Console) -> None:
+    """A note (not a problem) per schema copy that differs from the installed suitesync's."""
+    for path in paths:
+        name = "--config " if path.endswith("config.schema.json") else ""
+        console.note(
+            f"note: {path} is not the schema of the installed suitesync (an older copy?): editors "
+            f"complete and check from it; refresh it with `suitesync schema {name}> {path}`"
+        )
