@@ -466,6 +466,20 @@ def schema(ctx: click.Context, which: str) -> int:
     return ExitCode.OK
 
 
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@click.pass_context
+def completion(ctx: click.Context, shell: str) -> int:
+    """Print the shell completion script (click's): e.g. `eval "$(suitesync completion bash)"`."""
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # click ships all three
+    script = completer(cli, {}, "suitesync", "_SUITESYNC_COMPLETE").source()
+    show_text(script if script.endswith("\n") else script + "\n", _console(ctx))
+    return ExitCode.OK
+
+
 class EmulatorCommand(click.Command):
     """`suitesync emulator`, whose fault and behaviour flags are made from the fields of
     FaultConfig and ApiBehaviour (their defaults and help are written there, once). They are
