@@ -60,6 +60,20 @@ Exit codes:
 VALIDATE_FORMATS = "suitesync.report:VALIDATE_REPORTERS"
 PLAN_FORMATS = "suitesync.report:PLAN_REPORTERS"
 RUN_FORMATS = "suitesync.runreport:RUN_REPORTERS"
+APPLY_FORMATS = "suitesync.report:APPLY_REPORTERS"
+IMPORT_FORMATS = "suitesync.writereport:IMPORT_REPORTERS"
+FMT_FORMATS = "suitesync.writereport:FMT_REPORTERS"
+
+
+def json_format_option(registry: str, schema: str) -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=RendererChoice(registry),
+        default="text",
+        show_default=True,
+        help=f"json: one versioned document (schemas/{schema}); other lines go to standard error.",
+    )
 
 
 @dataclass
@@ -257,6 +271,7 @@ def plan(
     show_default=True,
     help="Seconds list results may lag behind creates (for confirming unknown outcomes).",
 )
+@json_format_option(APPLY_FORMATS, "apply.schema.json")
 @project_options
 @click.pass_context
 def apply(
@@ -264,6 +279,7 @@ def apply(
     /,
     planfile: Path | None,
     auto_approve: bool,
+    fmt: str,
     directory: Path | None,
     env_name: str | None,
     **flags: Any,
@@ -277,30 +293,38 @@ def apply(
             ctx=ctx,
         )
     settings = _settings(ctx, directory, env_name)
-    return _apply(settings, ApplyOptions(planfile=planfile, **flags), auto_approve, _console(ctx))
+    options = ApplyOptions(planfile=planfile, **flags)
+    return _apply(settings, options, auto_approve, _console(ctx), fmt)
 
 
-def _apply(settings: Settings, options: ApplyOptions, auto_approve: bool, console: Console) -> int:
+def _apply(settings: Settings, options: ApplyOptions, auto_approve: bool, console: Console, fmt: str) -> int:
     import threading
 
     from suitesync.commands.apply import apply as apply_plan
     from suitesync.progress import TerminalEvents, stopping_message
-    from suitesync.report import write_apply_report
     from suitesync.signals import StopOnSignal, exit_now
 
     stop = threading.Event()
     signals = StopOnSignal(stop, stopping_message(console))
-    events = TerminalEvents(console, auto_approve=auto_approve, signals=signals)
+    events = TerminalEvents(_lines_console(console, fmt), auto_approve=auto_approve, signals=signals)
     try:
         report = apply_plan(settings, options, events, stop)
     except SuitesyncError as exc:
         raise signals.instead_of(exc, "apply stopped before it changed anything") from None
     finally:
         signals.restore()
-    write_apply_report(report, console)
+    render(APPLY_FORMATS, fmt, report, console)
     if signals.received is not None:
         exit_now(128 + signals.received, console.flush)
     return ExitCode.ERROR if report.failed else ExitCode.OK
+
+
+def _lines_console(console: Console, fmt: str) -> Console:
+    """Where the lines shown while a command works go: standard error when standard output
+    carries a document (`--format json`)."""
+    if fmt == "text":
+        return console
+    return Console(console.err, console.err, console.stdin, console.no_color)
 
 
 @cli.command("run")
@@ -411,17 +435,20 @@ def _stopped(report: Any, signal: int | None) -> SuitesyncError:
 )
 @click.option("--dry-run", is_flag=True, help="Print the file that would be written; change nothing.")
 @click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+@json_format_option(IMPORT_FORMATS, "import.schema.json")
 @project_options
 @click.pass_context
-def import_(ctx: click.Context, /, directory: Path | None, env_name: str | None, **flags: Any) -> int:
+def import_(
+    ctx: click.Context, /, fmt: str, directory: Path | None, env_name: str | None, **flags: Any
+) -> int:
     """Adopt an agent's remote test cases that the lockfile does not know: write them as a suite."""
     from suitesync.commands.import_ import import_agent
     from suitesync.progress import TerminalEvents
-    from suitesync.writereport import write_import
 
     settings = _settings(ctx, directory, env_name)
     console = _console(ctx)
-    write_import(import_agent(settings, ImportOptions(**flags), TerminalEvents(console)), console)
+    events = TerminalEvents(_lines_console(console, fmt))
+    render(IMPORT_FORMATS, fmt, import_agent(settings, ImportOptions(**flags), events), console)
     return ExitCode.OK
 
 
@@ -430,17 +457,23 @@ def import_(ctx: click.Context, /, directory: Path | None, env_name: str | None,
 @click.option(
     "--check", is_flag=True, help="Change nothing; list the files that would change and exit 1 if any."
 )
+@json_format_option(FMT_FORMATS, "fmt.schema.json")
 @project_options
 @click.pass_context
 def fmt(
-    ctx: click.Context, paths: tuple[Path, ...], check: bool, directory: Path | None, env_name: str | None
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    check: bool,
+    fmt: str,
+    directory: Path | None,
+    env_name: str | None,
 ) -> int:
     """Rewrite suite files in the canonical layout, keeping every comment."""
+    from suitesync.commands.fmt import FmtReport
     from suitesync.commands.fmt import fmt as format_suites
-    from suitesync.writereport import write_fmt
 
     results = format_suites(_settings(ctx, directory, env_name), FmtOptions(paths=paths, check=check))
-    write_fmt(results, _console(ctx), check=check)
+    render(FMT_FORMATS, fmt, FmtReport(results, check), _console(ctx))
     left = any(result.problem for result in results)
     changed = any(result.changed for result in results)
     return ExitCode.ERROR if left or (check and changed) else ExitCode.OK
@@ -456,6 +489,13 @@ def fmt(
 @click.option(
     "--config", "which", flag_value="config.schema.json", help="Print the schema of suitesync.yaml."
 )
+@click.option(
+    "--apply", "which", flag_value="apply.schema.json", help="Print the schema of apply --format json."
+)
+@click.option(
+    "--import", "which", flag_value="import.schema.json", help="Print the schema of import --format json."
+)
+@click.option("--fmt", "which", flag_value="fmt.schema.json", help="Print the schema of fmt --format json.")
 @click.option("--suite", "which", flag_value="suite.schema.json", default=True, hidden=True)
 @click.pass_context
 def schema(ctx: click.Context, which: str) -> int:

@@ -377,6 +377,43 @@ def write_apply_report(report: ApplyReport, console: Console) -> None:
         write_apply_summary(report.outcomes, report.fatal, console.out)
 
 
+APPLY_JSON_VERSION = 1
+
+
+def write_apply_json(report: ApplyReport, console: Console) -> None:
+    """One document (schemas/apply.schema.json) on standard output; the plan and the progress
+    lines went to standard error."""
+    counts: dict[str, int] = {}
+    for outcome in report.outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    document = {
+        "version": APPLY_JSON_VERSION,
+        "complete": not report.failed,
+        "stopped": report.fatal,
+        "counts": dict(sorted(counts.items())),
+        "outcomes": [_outcome_json(outcome) for outcome in report.outcomes],
+    }
+    json.dump(document, console.out, indent=2)
+    console.out.write("\n")
+
+
+def _outcome_json(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "caseId": outcome.action.case_id,
+        "kind": outcome.action.kind.value,
+        "status": outcome.status,
+        "agentId": outcome.action.agent_id,
+        "testCaseId": outcome.test_case_id,
+        "error": outcome.error,
+    }
+
+
+APPLY_REPORTERS: dict[str, Callable[[ApplyReport, Console], None]] = {
+    "text": write_apply_report,
+    "json": write_apply_json,
+}
+
+
 def write_apply_summary(outcomes: list[Outcome], fatal: str | None, out: TextIO) -> None:
     counts: dict[str, int] = {}
     for outcome in outcomes:

@@ -2,16 +2,61 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from suitesync.text import part_of, plural
 
 if TYPE_CHECKING:
+    from suitesync.commands.fmt import FmtReport
     from suitesync.commands.import_ import ImportReport
     from suitesync.commands.init import InitReport
     from suitesync.console import Console
     from suitesync.rewrite import FormatResult
+
+
+def write_fmt_report(report: FmtReport, console: Console) -> None:
+    write_fmt(report.results, console, check=report.check)
+
+
+def write_fmt_json(report: FmtReport, console: Console) -> None:
+    """One document (schemas/fmt.schema.json) on standard output."""
+    _write_json(
+        {"version": 1, "check": report.check, "files": [_fmt_json(r) for r in report.results]}, console
+    )
+
+
+def _fmt_json(result: FormatResult) -> dict[str, Any]:
+    return {
+        "path": result.display,
+        "changed": result.changed,
+        "leftAlone": result.problem,
+        "problems": [problem.as_dict() for problem in result.problems],
+    }
+
+
+def write_import_json(report: ImportReport, console: Console) -> None:
+    """One document (schemas/import.schema.json) on standard output (the file itself, with
+    --dry-run, is its `text`)."""
+    document: dict[str, Any] = {
+        "version": 1,
+        "agentId": report.agent_id,
+        "file": report.target if report.count else None,
+        "imported": report.count,
+        "dryRun": report.dry_run,
+        "unlabelled": report.unlabelled,
+        "secrets": [{"caseId": c, "variable": v, "env": e} for c, v, e in report.secrets],
+    }
+    if report.dry_run and report.count:
+        document["text"] = report.text
+    _write_json(document, console)
+
+
+def _write_json(document: dict[str, Any], console: Console) -> None:
+    json.dump(document, console.out, indent=2)
+    console.out.write("\n")
 
 
 def write_fmt(results: list[FormatResult], console: Console, *, check: bool) -> None:
@@ -83,3 +128,13 @@ def write_stale_schemas(paths: list[str], console: Console) -> None:
             f"note: {path} is not the schema of the installed suitesync (an older copy?): editors "
             f"complete and check from it; refresh it with `suitesync schema {name}> {path}`"
         )
+
+
+FMT_REPORTERS: dict[str, Callable[[FmtReport, Console], None]] = {
+    "text": write_fmt_report,
+    "json": write_fmt_json,
+}
+IMPORT_REPORTERS: dict[str, Callable[[ImportReport, Console], None]] = {
+    "text": write_import,
+    "json": write_import_json,
+}
