@@ -137,8 +137,8 @@ def cli(directory: Path | None, env_name: str | None) -> None:
     "fmt",
     type=RendererChoice(VALIDATE_FORMATS),
     default=None,
-    help="text (default), json: a versioned document, see the README; github: workflow commands "
-    "that annotate the files (the default when GITHUB_ACTIONS=true).",
+    help="text (the default), json (a versioned document, see the README) or github (workflow "
+    "commands that annotate the files; the default when GITHUB_ACTIONS=true).",
 )
 @project_options
 @click.pass_context
@@ -180,8 +180,10 @@ def _note_stale_schemas(root: Path, console: Console) -> None:
 )
 @click.pass_context
 def init(ctx: click.Context, directory: Path | None, agent: str | None, ci: str | None) -> int:
-    """Start a project in DIRECTORY (default: here): suitesync.yaml, an example suite, the editor
-    schemas and with --ci the CI file. Never overwrites a file."""
+    """Start a project: config, example suite, editor schemas, CI file.
+
+    Writes them in DIRECTORY (default: here): suitesync.yaml, suites/example.yaml, schemas/ for
+    the editor, and with --ci the CI file. Never overwrites a file: one that exists is skipped."""
     from suitesync.commands.init import init as init_project
     from suitesync.writereport import write_init
 
@@ -510,7 +512,9 @@ def schema(ctx: click.Context, which: str) -> int:
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 @click.pass_context
 def completion(ctx: click.Context, shell: str) -> int:
-    """Print the shell completion script (click's): e.g. `eval "$(suitesync completion bash)"`."""
+    """Print the shell completion script for bash, zsh or fish.
+
+    For bash: eval "$(suitesync completion bash)" in ~/.bashrc (zsh: the same in ~/.zshrc)."""
     from click.shell_completion import get_completion_class
 
     completer = get_completion_class(shell)

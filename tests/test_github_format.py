@@ -59,7 +59,7 @@ def test_lines_outside_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_valid_project_writes_no_annotation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    result = run_cli("validate", cwd=FIXTURES / "suites" / "valid")
+    result = run_cli("validate", ".", cwd=FIXTURES / "suites" / "valid")
     assert (result.code, result.out) == (0, "")
     assert result.err.startswith("ok: ")
 
