@@ -215,9 +215,13 @@ class Reconciler:
     def find(self, agent_id: str, digest: str, since: float) -> RemoteCase | None:
         """A case of `agent_id` with this content that no other case owns.
 
-        A create sent at `since` shows in every list call started after `since + grace` (the grace
-        covers server processing and list lag), so None is answered only after such a call.
-        Waiting threads share list calls: one started within the last poll interval will do.
+        `since` is when the create's outcome became unknown (its unusable reply arrived, or the
+        client gave up on it), not when it was sent: a request may take longer than the grace
+        (a loaded machine, a slow proxy), and a case made before its reply was sent may not show
+        in a list call started while it was still in flight. A create shows in every list call
+        started after `since + grace` (the grace covers a server still working on a request the
+        client gave up on, and list lag), so None is answered only after such a call. Waiting
+        threads share list calls: one started within the last poll interval will do.
         """
         deadline = since + self.grace
         while True:
@@ -401,11 +405,11 @@ class Applier:
         case = action.case
         assert case is not None
         while True:
-            sent_at = time.time()
             try:
                 made = self.client.create_case(case.payload)
             except OutcomeUnknownError:
-                found = self.reconciler.find(case.agent_id, case.content_hash, since=sent_at)
+                # From now, not from when it was sent: see Reconciler.find.
+                found = self.reconciler.find(case.agent_id, case.content_hash, since=time.time())
                 if found is not None and self.journal.adopt(
                     action.case_id, self._entry(action, found.test_case_id)
                 ):

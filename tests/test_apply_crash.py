@@ -1,11 +1,14 @@
 """Killing `suitesync apply` at random moments: no duplicate, no lost case, every time.
 
-Each trial starts apply as a real process against the emulator (with latency, so requests are in
-flight), kills it, then applies again and checks the platform and the lockfile.
+Each trial starts apply as a real process against the emulator (with latency), kills it, then
+applies again and checks the platform and the lockfile.
 
-The moment of each kill is drawn from a seeded generator as a count of creates the emulator has
-received, so every trial is mid-way by construction; where inside a request's life the kill
-lands still varies from run to run, which is the point: the assertions hold for any of them.
+The moment of each kill is a function of the requests, never of timing: a seeded generator draws
+how many creates pass the emulator's gate; the next create of each of the 4 workers is held there,
+and the process is killed once all 4 are held (its intents are on disk, the creates that passed
+were answered, and what the lockfile writer was doing still varies). The held creates are then
+let through, so the server makes cases for a client that is gone, and the next apply starts only
+once the emulator has answered all of them: what it must settle is fixed before it lists.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from conftest import assert_converged, assert_no_canary, run_cli, write_project
 
 CASES = 30
 TRIALS = 30
+WORKERS = 4  # apply's --parallelism below
+HANG = 120  # seconds: only turns a hang into a failure
 
 
 def start_apply(project: Path, url: str, *extra: str) -> subprocess.Popen[str]:
@@ -40,7 +45,7 @@ def start_apply(project: Path, url: str, *extra: str) -> subprocess.Popen[str]:
             "apply",
             "--auto-approve",
             "--parallelism",
-            "4",
+            str(WORKERS),
             "--list-grace",
             "0.5",
             *extra,
@@ -79,32 +84,40 @@ def first_line(process: subprocess.Popen[str]) -> str:
     return next(line for line in process.stderr if line.strip())
 
 
+def posts(emulator: Emulator) -> int:
+    return sum(1 for r in emulator.requests() if r["method"] == "POST")
+
+
 def wait_for_posts(emulator: Emulator, count: int) -> None:
-    """Until the emulator has received `count` creates (the deadline only turns a hang into a failure)."""
-    deadline = time.monotonic() + 30
-    while sum(1 for r in emulator.requests() if r["method"] == "POST") < count:
-        assert time.monotonic() < deadline, f"apply never sent {count} creates"
-        time.sleep(0.005)
+    """Until the emulator has answered `count` creates: an event, waited for; the deadline only
+    turns a hang into a failure."""
+    deadline = time.monotonic() + HANG
+    while posts(emulator) < count:
+        assert time.monotonic() < deadline, f"the emulator never answered {count} creates"
+        time.sleep(0.01)
+
+
+def kill_with_creates_held(project: Path, emulator: Emulator, passed: int) -> None:
+    """Start apply, let `passed` creates through, kill it once each worker holds one more at the
+    gate, then let those through too and wait until the emulator has answered them all."""
+    emulator.gate.close_after(passed, method="POST")
+    process = start_apply(project, emulator.url)
+    held = emulator.gate.wait_holding(WORKERS, timeout=HANG)
+    process.kill()
+    out, err = process.communicate(timeout=HANG)
+    assert_no_canary(out + err)
+    assert held, f"apply never sent {passed + WORKERS} creates (exit {process.returncode}): {err[-1500:]}"
+    assert process.returncode == -signal.SIGKILL, "the apply finished before it was killed"
+    emulator.gate.open()
+    wait_for_posts(emulator, passed + WORKERS)
 
 
 def test_sigkill_at_random_moments(slow_project: Path, emulator: Emulator) -> None:
     rng = random.Random(20261122)
     for _trial in range(TRIALS):
         fresh(slow_project, emulator)
-        # Kill once the intents are on disk (0 creates answered) or after the n-th create was answered.
-        answered = rng.randrange(0, CASES - 4)
-        process = start_apply(slow_project, emulator.url)
-        if answered == 0:
-            deadline = time.monotonic() + 30
-            while not (slow_project / "suitesync.lock").exists():
-                assert time.monotonic() < deadline, "apply never wrote its intents"
-                time.sleep(0.005)
-        else:
-            wait_for_posts(emulator, answered)
-        process.kill()
-        out, err = process.communicate(timeout=10)
-        assert_no_canary(out + err)
-        assert process.returncode == -signal.SIGKILL, "the apply finished before it was killed"
+        kill_with_creates_held(slow_project, emulator, passed=rng.randrange(0, CASES - WORKERS))
+        assert posts(emulator) == sum(emulator.store.create_counts().values())
         converge_again(slow_project, emulator)
 
 

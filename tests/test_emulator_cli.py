@@ -50,7 +50,7 @@ def test_serves_until_sigterm_and_keeps_state(tmp_path: Path) -> None:
         assert listed["totalCount"] == 1
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=5) == 0
+        assert proc.wait(timeout=30) == 0
     proc, url = start(tmp_path)  # same state file, no --agent: the agent was stored
     try:
         again = httpx.get(
@@ -59,7 +59,7 @@ def test_serves_until_sigterm_and_keeps_state(tmp_path: Path) -> None:
         assert [c["testCaseId"] for c in again] == [created.json()["testCaseId"]]
     finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=5) == 0
+        assert proc.wait(timeout=30) == 0
 
 
 def test_fault_flags_reach_the_server(tmp_path: Path) -> None:
@@ -71,7 +71,7 @@ def test_fault_flags_reach_the_server(tmp_path: Path) -> None:
         assert (faults["seed"], faults["rate_limit_rate"]) == (3, 1.0)
     finally:
         proc.terminate()
-        proc.wait(timeout=5)
+        proc.wait(timeout=30)
 
 
 def usage_error_of(tmp_path: Path, *args: str) -> str:
