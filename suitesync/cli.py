@@ -32,6 +32,7 @@ from suitesync.options import (
     ApplyOptions,
     FmtOptions,
     ImportOptions,
+    InitOptions,
     PlanOptions,
     PullOptions,
     RunOptions,
@@ -61,6 +62,20 @@ VALIDATE_FORMATS = "suitesync.report:VALIDATE_REPORTERS"
 PLAN_FORMATS = "suitesync.report:PLAN_REPORTERS"
 RUN_FORMATS = "suitesync.runreport:RUN_REPORTERS"
 STATE_FORMATS = "suitesync.writereport:STATE_REPORTERS"
+APPLY_FORMATS = "suitesync.report:APPLY_REPORTERS"
+IMPORT_FORMATS = "suitesync.writereport:IMPORT_REPORTERS"
+FMT_FORMATS = "suitesync.writereport:FMT_REPORTERS"
+
+
+def json_format_option(registry: str, schema: str) -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=RendererChoice(registry),
+        default="text",
+        show_default=True,
+        help=f"json: one versioned document (schemas/{schema}); other lines go to standard error.",
+    )
 
 
 @dataclass
@@ -132,21 +147,61 @@ def cli(directory: Path | None, env_name: str | None) -> None:
     "--format",
     "fmt",
     type=RendererChoice(VALIDATE_FORMATS),
-    default="text",
-    show_default=True,
-    help="json: a versioned document, see the README.",
+    default=None,
+    help="text (the default), json (a versioned document, see the README) or github (workflow "
+    "commands that annotate the files; the default when GITHUB_ACTIONS=true).",
 )
 @project_options
 @click.pass_context
 def validate(
-    ctx: click.Context, paths: tuple[Path, ...], fmt: str, directory: Path | None, env_name: str | None
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    fmt: str | None,
+    directory: Path | None,
+    env_name: str | None,
 ) -> int:
     """Check suite files offline and report every problem at once (file:line:col)."""
     from suitesync.commands.validate import validate as validate_suites
+    from suitesync.settings import in_github_actions
 
-    result = validate_suites(_settings(ctx, directory, env_name), ValidateOptions(paths=paths))
+    settings = _settings(ctx, directory, env_name)
+    result = validate_suites(settings, ValidateOptions(paths=paths))
+    if fmt is None:  # as yamllint does: annotations when GitHub runs us, unless a format is asked for
+        fmt = "github" if in_github_actions() else "text"
     render(VALIDATE_FORMATS, fmt, result, _console(ctx))
+    _note_stale_schemas(settings.root, _console(ctx))
     return ExitCode.OK if result.ok else ExitCode.ERROR
+
+
+def _note_stale_schemas(root: Path, console: Console) -> None:
+    from suitesync.commands.init import stale_schema_copies
+    from suitesync.writereport import write_stale_schemas
+
+    write_stale_schemas(stale_schema_copies(root), console)
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--agent", default=None, metavar="ID", help="The agent id the example suite tests.")
+@click.option(
+    "--ci",
+    type=click.Choice(["github", "gitlab"]),
+    default=None,
+    help="Also write the CI file: .github/workflows/suitesync.yml or .gitlab-ci.yml.",
+)
+@click.pass_context
+def init(ctx: click.Context, directory: Path | None, agent: str | None, ci: str | None) -> int:
+    """Start a project: config, example suite, editor schemas, CI file.
+
+    Writes them in DIRECTORY (default: here): suitesync.yaml, suites/example.yaml, schemas/ for
+    the editor, and with --ci the CI file. Never overwrites a file: one that exists is skipped."""
+    from suitesync.commands.init import init as init_project
+    from suitesync.writereport import write_init
+
+    where = directory or ctx.find_root().params.get("directory") or Path(".")
+    report = init_project(InitOptions(directory=where, agent=agent, ci=ci))
+    write_init(report, _console(ctx))
+    return ExitCode.OK
 
 
 @cli.command()
@@ -261,6 +316,7 @@ def plan(
     metavar="ID",
     help="Delete this case on the platform and create it again (-/+; repeatable).",
 )
+@json_format_option(APPLY_FORMATS, "apply.schema.json")
 @project_options
 @click.pass_context
 def apply(
@@ -268,6 +324,7 @@ def apply(
     /,
     planfile: Path | None,
     auto_approve: bool,
+    fmt: str,
     directory: Path | None,
     env_name: str | None,
     **flags: Any,
@@ -285,30 +342,38 @@ def apply(
             ctx=ctx,
         )
     settings = _settings(ctx, directory, env_name)
-    return _apply(settings, ApplyOptions(planfile=planfile, **flags), auto_approve, _console(ctx))
+    options = ApplyOptions(planfile=planfile, **flags)
+    return _apply(settings, options, auto_approve, _console(ctx), fmt)
 
 
-def _apply(settings: Settings, options: ApplyOptions, auto_approve: bool, console: Console) -> int:
+def _apply(settings: Settings, options: ApplyOptions, auto_approve: bool, console: Console, fmt: str) -> int:
     import threading
 
     from suitesync.commands.apply import apply as apply_plan
     from suitesync.progress import TerminalEvents, stopping_message
-    from suitesync.report import write_apply_report
     from suitesync.signals import StopOnSignal, exit_now
 
     stop = threading.Event()
     signals = StopOnSignal(stop, stopping_message(console))
-    events = TerminalEvents(console, auto_approve=auto_approve, signals=signals)
+    events = TerminalEvents(_lines_console(console, fmt), auto_approve=auto_approve, signals=signals)
     try:
         report = apply_plan(settings, options, events, stop)
     except SuitesyncError as exc:
         raise signals.instead_of(exc, "apply stopped before it changed anything") from None
     finally:
         signals.restore()
-    write_apply_report(report, console)
+    render(APPLY_FORMATS, fmt, report, console)
     if signals.received is not None:
         exit_now(128 + signals.received, console.flush)
     return ExitCode.ERROR if report.failed else ExitCode.OK
+
+
+def _lines_console(console: Console, fmt: str) -> Console:
+    """Where the lines shown while a command works go: standard error when standard output
+    carries a document (`--format json`)."""
+    if fmt == "text":
+        return console
+    return Console(console.err, console.err, console.stdin, console.no_color)
 
 
 @cli.command("run")
@@ -481,17 +546,20 @@ def report(
 )
 @click.option("--dry-run", is_flag=True, help="Print the file that would be written; change nothing.")
 @click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+@json_format_option(IMPORT_FORMATS, "import.schema.json")
 @project_options
 @click.pass_context
-def import_(ctx: click.Context, /, directory: Path | None, env_name: str | None, **flags: Any) -> int:
+def import_(
+    ctx: click.Context, /, fmt: str, directory: Path | None, env_name: str | None, **flags: Any
+) -> int:
     """Adopt an agent's remote test cases that the lockfile does not know: write them as a suite."""
     from suitesync.commands.import_ import import_agent
     from suitesync.progress import TerminalEvents
-    from suitesync.writereport import write_import
 
     settings = _settings(ctx, directory, env_name)
     console = _console(ctx)
-    write_import(import_agent(settings, ImportOptions(**flags), TerminalEvents(console)), console)
+    events = TerminalEvents(_lines_console(console, fmt))
+    render(IMPORT_FORMATS, fmt, import_agent(settings, ImportOptions(**flags), events), console)
     return ExitCode.OK
 
 
@@ -500,17 +568,23 @@ def import_(ctx: click.Context, /, directory: Path | None, env_name: str | None,
 @click.option(
     "--check", is_flag=True, help="Change nothing; list the files that would change and exit 1 if any."
 )
+@json_format_option(FMT_FORMATS, "fmt.schema.json")
 @project_options
 @click.pass_context
 def fmt(
-    ctx: click.Context, paths: tuple[Path, ...], check: bool, directory: Path | None, env_name: str | None
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    check: bool,
+    fmt: str,
+    directory: Path | None,
+    env_name: str | None,
 ) -> int:
     """Rewrite suite files in the canonical layout, keeping every comment."""
+    from suitesync.commands.fmt import FmtReport
     from suitesync.commands.fmt import fmt as format_suites
-    from suitesync.writereport import write_fmt
 
     results = format_suites(_settings(ctx, directory, env_name), FmtOptions(paths=paths, check=check))
-    write_fmt(results, _console(ctx), check=check)
+    render(FMT_FORMATS, fmt, FmtReport(results, check), _console(ctx))
     left = any(result.problem for result in results)
     changed = any(result.changed for result in results)
     return ExitCode.ERROR if left or (check and changed) else ExitCode.OK
@@ -526,6 +600,13 @@ def fmt(
 @click.option(
     "--config", "which", flag_value="config.schema.json", help="Print the schema of suitesync.yaml."
 )
+@click.option(
+    "--apply", "which", flag_value="apply.schema.json", help="Print the schema of apply --format json."
+)
+@click.option(
+    "--import", "which", flag_value="import.schema.json", help="Print the schema of import --format json."
+)
+@click.option("--fmt", "which", flag_value="fmt.schema.json", help="Print the schema of fmt --format json.")
 @click.option(
     "--results", "which", flag_value="results.schema.json", help="Print the schema of results documents."
 )
@@ -669,6 +750,22 @@ def state_adopt(
     console = _console(ctx)
     settings = _settings(ctx, directory, env_name)
     write_state_change(adopt(settings, case_id, test_case_id, TerminalEvents(console)), console)
+    return ExitCode.OK
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@click.pass_context
+def completion(ctx: click.Context, shell: str) -> int:
+    """Print the shell completion script for bash, zsh or fish.
+
+    For bash: eval "$(suitesync completion bash)" in ~/.bashrc (zsh: the same in ~/.zshrc)."""
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # click ships all three
+    script = completer(cli, {}, "suitesync", "_SUITESYNC_COMPLETE").source()
+    show_text(script if script.endswith("\n") else script + "\n", _console(ctx))
     return ExitCode.OK
 
 

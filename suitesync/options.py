@@ -65,3 +65,10 @@ class PullOptions:
     dry_run: bool = False
     patterns: tuple[str, ...] = ()  # --case globs; none: every case
     accept_deletes: bool = False  # cases deleted on the platform leave the suites and the lockfile
+
+
+@dataclass(frozen=True, kw_only=True)
+class InitOptions:
+    directory: Path  # where the project is written (made if missing)
+    agent: str | None = None  # the agent id for the `main` alias; None: a placeholder to replace
+    ci: str | None = None  # "github" or "gitlab": also write that CI file

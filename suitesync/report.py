@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from suitesync.errors import Problem
 from suitesync.plan import Action, FieldChange, Kind, Notice, NoticeKind, Plan
 from suitesync.text import capped, part_of, plural
 from suitesync.validate import ValidationResult
@@ -27,6 +28,10 @@ def write_validation_text(result: ValidationResult, out: TextIO, err: TextIO) ->
     """One `path:line:col: code: message (hint)` line per problem on `out`, a summary on `err`."""
     for problem in result.problems:
         out.write(problem.render() + "\n")
+    _write_validation_summary(result, err)
+
+
+def _write_validation_summary(result: ValidationResult, err: TextIO) -> None:
     files_with = len({p.path for p in result.problems})
     if result.ok:
         err.write(f"ok: {plural(result.files, 'file')}, {plural(result.case_count, 'case')}\n")
@@ -69,9 +74,38 @@ def _validation_json(result: ValidationResult, console: Console) -> None:
     write_validation_json(result, console.out)
 
 
+def _validation_github(result: ValidationResult, console: Console) -> None:
+    """GitHub workflow commands: each problem an `::error` annotation on its file and line in the
+    pull request (the summary stays a plain line on standard error)."""
+    for problem in result.problems:
+        console.out.write(github_error(problem) + "\n")
+    _write_validation_summary(result, console.err)
+
+
+def github_error(problem: Problem) -> str:
+    """`::error file=F,line=L,col=C,title=CODE::message (hint)`; line 0 (the whole file) names the
+    file only. Escaped as GitHub's runner unescapes: `%`, CR and LF everywhere, and in property
+    values also `:` and `,`, so no text of a suite can end the command or start another one."""
+    where = [f"file={_github_property(problem.path)}"]
+    if problem.line:
+        where += [f"line={problem.line}", f"col={problem.col}"]
+    where.append(f"title={_github_property(problem.code)}")
+    message = f"{problem.message} ({problem.hint})" if problem.hint else problem.message
+    return f"::error {','.join(where)}::{_github_data(message)}"
+
+
+def _github_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _github_property(text: str) -> str:
+    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
 VALIDATE_REPORTERS: dict[str, Callable[[ValidationResult, Console], None]] = {
     "text": _validation_text,
     "json": _validation_json,
+    "github": _validation_github,
 }
 
 
@@ -343,6 +377,43 @@ def write_apply_report(report: ApplyReport, console: Console) -> None:
     """The summary after the outcomes (nothing when there was nothing to do)."""
     if report.outcomes or report.fatal:
         write_apply_summary(report.outcomes, report.fatal, console.out)
+
+
+APPLY_JSON_VERSION = 1
+
+
+def write_apply_json(report: ApplyReport, console: Console) -> None:
+    """One document (schemas/apply.schema.json) on standard output; the plan and the progress
+    lines went to standard error."""
+    counts: dict[str, int] = {}
+    for outcome in report.outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    document = {
+        "version": APPLY_JSON_VERSION,
+        "complete": not report.failed,
+        "stopped": report.fatal,
+        "counts": dict(sorted(counts.items())),
+        "outcomes": [_outcome_json(outcome) for outcome in report.outcomes],
+    }
+    json.dump(document, console.out, indent=2)
+    console.out.write("\n")
+
+
+def _outcome_json(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "caseId": outcome.action.case_id,
+        "kind": outcome.action.kind.value,
+        "status": outcome.status,
+        "agentId": outcome.action.agent_id,
+        "testCaseId": outcome.test_case_id,
+        "error": outcome.error,
+    }
+
+
+APPLY_REPORTERS: dict[str, Callable[[ApplyReport, Console], None]] = {
+    "text": write_apply_report,
+    "json": write_apply_json,
+}
 
 
 def write_apply_summary(outcomes: list[Outcome], fatal: str | None, out: TextIO) -> None:

@@ -327,6 +327,11 @@ def debug_requested() -> bool:
     return bool(os.environ.get("SUITESYNC_DEBUG"))
 
 
+def in_github_actions() -> bool:
+    """GITHUB_ACTIONS=true (set by GitHub's runners): `validate` then annotates the files itself."""
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
 def emulator_api_key() -> str | None:
     """`suitesync emulator` without --api-key: the key it accepts, from SUITESYNC_EMULATOR_API_KEY."""
     return os.environ.get(EMULATOR_API_KEY_ENV) or None

@@ -5,18 +5,63 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from suitesync.text import part_of, plural
 
 if TYPE_CHECKING:
+    from suitesync.commands.fmt import FmtReport
     from suitesync.commands.import_ import ImportReport
+    from suitesync.commands.init import InitReport
     from suitesync.commands.pull import PullReport
     from suitesync.commands.state import StateChange, StateRow
     from suitesync.console import Console
     from suitesync.lockfile import LockEntry
     from suitesync.lockmerge import MergeResult
     from suitesync.rewrite import FormatResult
+
+
+def write_fmt_report(report: FmtReport, console: Console) -> None:
+    write_fmt(report.results, console, check=report.check)
+
+
+def write_fmt_json(report: FmtReport, console: Console) -> None:
+    """One document (schemas/fmt.schema.json) on standard output."""
+    _write_json(
+        {"version": 1, "check": report.check, "files": [_fmt_json(r) for r in report.results]}, console
+    )
+
+
+def _fmt_json(result: FormatResult) -> dict[str, Any]:
+    return {
+        "path": result.display,
+        "changed": result.changed,
+        "leftAlone": result.problem,
+        "problems": [problem.as_dict() for problem in result.problems],
+    }
+
+
+def write_import_json(report: ImportReport, console: Console) -> None:
+    """One document (schemas/import.schema.json) on standard output (the file itself, with
+    --dry-run, is its `text`)."""
+    document: dict[str, Any] = {
+        "version": 1,
+        "agentId": report.agent_id,
+        "file": report.target if report.count else None,
+        "imported": report.count,
+        "dryRun": report.dry_run,
+        "unlabelled": report.unlabelled,
+        "secrets": [{"caseId": c, "variable": v, "env": e} for c, v, e in report.secrets],
+    }
+    if report.dry_run and report.count:
+        document["text"] = report.text
+    _write_json(document, console)
+
+
+def _write_json(document: dict[str, Any], console: Console) -> None:
+    json.dump(document, console.out, indent=2)
+    console.out.write("\n")
 
 
 def write_fmt(results: list[FormatResult], console: Console, *, check: bool) -> None:
@@ -179,3 +224,40 @@ def write_pull(report: PullReport, console: Console) -> None:
         console.note(
             f"{plural(report.drifted, 'case')} changed on the platform since the last apply (--resolve fail)"
         )
+
+
+def write_init(report: InitReport, console: Console) -> None:
+    """Each file written (standard output), each left as it was (standard error), and what next."""
+    for path in report.written:
+        console.out.write(f"wrote {path}\n")
+    for path in report.skipped:
+        console.note(f"skipped {path}: it exists (never overwritten)")
+    where = "" if report.root == Path(".") else f" -C {report.root}"
+    if report.placeholder_agent and "suitesync.yaml" in report.written:
+        console.note(
+            f"next: put your agent's id in place of the placeholder in {report.root / 'suitesync.yaml'}"
+        )
+    console.note(
+        f"next: suitesync{where} validate; SIGMAMIND_BASE_URL=local suitesync{where} plan "
+        "(the embedded emulator: no key needed)"
+    )
+
+
+def write_stale_schemas(paths: list[str], console: Console) -> None:
+    """A note (not a problem) per schema copy that differs from the installed suitesync's."""
+    for path in paths:
+        name = "--config " if path.endswith("config.schema.json") else ""
+        console.note(
+            f"note: {path} is not the schema of the installed suitesync (an older copy?): editors "
+            f"complete and check from it; refresh it with `suitesync schema {name}> {path}`"
+        )
+
+
+FMT_REPORTERS: dict[str, Callable[[FmtReport, Console], None]] = {
+    "text": write_fmt_report,
+    "json": write_fmt_json,
+}
+IMPORT_REPORTERS: dict[str, Callable[[ImportReport, Console], None]] = {
+    "text": write_import,
+    "json": write_import_json,
+}

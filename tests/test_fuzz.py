@@ -45,7 +45,8 @@ LOCATED = re.compile(r"^(?P<path>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+): (?P<co
 SUMMARY = re.compile(r"^(ok: \d+ files?, \d+ cases?|\d+ problems? in (\d+ of )?\d+ files?( \(\d+ shown\))?)$")
 STOPS = re.compile(
     r"^(error: invalid suitesync\.yaml|error: the suites are invalid; nothing was planned"
-    r"|error: the lockfile is invalid \(\d+ problems?\):|hint: .*)$"
+    r"|error: the lockfile is invalid \(\d+ problems?\):|hint: .*"
+    r"|error: no suite file matches the project's suites globs .*)$"
 )
 EXIT_CODES = {"validate": {0, 1}, "plan": {0, 1}}
 

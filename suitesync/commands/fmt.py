@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from suitesync.commands.project import suite_files
@@ -9,6 +10,12 @@ from suitesync.load import display_path
 from suitesync.options import FmtOptions
 from suitesync.rewrite import FormatResult, format_file
 from suitesync.settings import Settings
+
+
+@dataclass(frozen=True)
+class FmtReport:
+    results: list[FormatResult]
+    check: bool
 
 
 def fmt(settings: Settings, options: FmtOptions) -> list[FormatResult]:

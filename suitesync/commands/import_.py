@@ -44,7 +44,7 @@ def import_agent(settings: Settings, options: ImportOptions, events: Events) -> 
     agent_id, file_agent = _agent_names(settings, options.agent)
     with project_lock(lock_dir_for(settings.lockfile), 0.0):
         lockfile = read_lockfile(settings.lockfile)
-        cases, _ = load_valid_cases(settings, lockfile, doing="imported")
+        cases, _ = load_valid_cases(settings, lockfile, doing="imported", required=False)
         with connect(settings, {agent_id}, events) as client:
             known = lockfile.by_test_case_id()
             listed = list_agent_cases(client, agent_id, settings, f"--agent {options.agent}")

@@ -19,6 +19,7 @@ from suitesync.models import KeepPayload, RemoteCase, TestCase
 from suitesync.plan import Plan, build_plan, owned_by, payload_needed, payloads_missing
 from suitesync.settings import CONFIG_NAME, Settings
 from suitesync.statedir import ensure_state_dir
+from suitesync.text import printable
 from suitesync.validate import InvalidSuitesError, ValidationResult, validate_files
 
 if TYPE_CHECKING:
@@ -67,18 +68,39 @@ def bulk_work() -> Iterator[None]:
         gc.unfreeze()
 
 
-def suite_files(settings: Settings, paths: Iterable[Path] = ()) -> list[Path]:
-    """The files named on the command line (directories searched), else the project's suites."""
+def suite_files(settings: Settings, paths: Iterable[Path] = (), *, required: bool = False) -> list[Path]:
+    """The files named on the command line (directories searched), else the project's suites.
+    `required`: a project whose globs match no file is an error (a typo in `suites:` would
+    otherwise validate, plan and apply nothing, and say "ok")."""
+    paths = tuple(paths)
     named = expand_paths(paths)
-    return named or find_suite_files(settings.root, settings.suites, exclude=[settings.root / CONFIG_NAME])
+    if named or paths:
+        return named
+    found = find_suite_files(settings.root, settings.suites, exclude=[settings.root / CONFIG_NAME])
+    if not found and required:
+        raise no_suites_error(settings)
+    return found
+
+
+def no_suites_error(settings: Settings) -> SuitesyncError:
+    globs = ", ".join(f'"{printable(glob, 80)}"' for glob in settings.suites)
+    where = "set in suitesync.yaml" if settings.config_path else "the defaults: there is no suitesync.yaml"
+    return SuitesyncError(
+        f"no suite file matches the project's suites globs {globs} ({where}, in {settings.root})",
+        hint="run `suitesync init` to write an example suite, or fix `suites:` in suitesync.yaml",
+    )
 
 
 def load_desired(
-    settings: Settings, *, keep_cases: bool = True, keep_payload: KeepPayload | None = None
+    settings: Settings,
+    *,
+    keep_cases: bool = True,
+    keep_payload: KeepPayload | None = None,
+    required: bool = True,
 ) -> ValidationResult:
     """Every suite of the project, validated (see validate_files for the keep options)."""
     with bulk_work():
-        files = load_files(suite_files(settings), Path.cwd())
+        files = load_files(suite_files(settings, required=required), Path.cwd())
         return validate_files(
             files,
             settings.agents,
@@ -139,11 +161,12 @@ def list_agent_cases(
 
 
 def load_valid_cases(
-    settings: Settings, lockfile: Lockfile, *, doing: str
+    settings: Settings, lockfile: Lockfile, *, doing: str, required: bool = True
 ) -> tuple[list[TestCase], set[str]]:
     """The desired cases and the agents to look at. Invalid suites raise InvalidSuitesError
-    (carrying the validation result) saying that nothing was `doing` (planned, applied, ...)."""
-    desired = load_desired(settings, keep_payload=payload_needed(lockfile))
+    (carrying the validation result) saying that nothing was `doing` (planned, applied, ...);
+    `required`: no suite file at all is an error too (import, which writes the first, allows it)."""
+    desired = load_desired(settings, keep_payload=payload_needed(lockfile), required=required)
     if not desired.ok:
         raise InvalidSuitesError(f"the suites are invalid; nothing was {doing}", desired)
     return desired.cases, agents_of(desired, lockfile, project_tag(settings))

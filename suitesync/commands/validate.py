@@ -13,6 +13,6 @@ from suitesync.validate import ValidationResult, validate_files
 
 def validate(settings: Settings, options: ValidateOptions) -> ValidationResult:
     """Every problem of every file, at once; cases are not kept (only counted)."""
-    files = suite_files(settings, options.paths)
+    files = suite_files(settings, options.paths, required=True)
     with bulk_work():
         return validate_files(load_files(files, Path.cwd()), settings.agents, keep_cases=False)
