@@ -33,7 +33,7 @@ from suitesync.errors import SuitesyncError
 from suitesync.lockfile import LockEntry, Lockfile, write_lockfile
 from suitesync.models import RemoteCase
 from suitesync.plan import Action, Kind, Plan
-from suitesync.replies import printable
+from suitesync.replies import server_line
 
 WRITE_INTERVAL_SECONDS = 0.1  # between lockfile writes that nobody waits for
 LIST_POLL_SECONDS = 0.25
@@ -154,8 +154,9 @@ class LockfileJournal:
         if isinstance(error, SuitesyncError):  # an atomic write that failed says which file and why
             return f"cannot write the lockfile {self.path}: {error}"
         if isinstance(error, OSError):
-            return f"cannot write the lockfile {self.path}: {printable(str(error), 500)}"
-        return f"internal error: the lockfile writer failed: {type(error).__name__}: {printable(str(error))}"
+            return f"cannot write the lockfile {self.path}: {server_line(str(error), 500)}"
+        detail = server_line(str(error))
+        return f"internal error: the lockfile writer failed: {type(error).__name__}: {detail}"
 
     def _write_loop(self) -> None:
         while True:
@@ -355,7 +356,7 @@ class Applier:
             return Outcome(action, "failed", error=str(exc))
         except Exception as exc:  # a bug, or a reply nobody foresaw: the action fails, the run goes on
             return Outcome(
-                action, "failed", error=f"internal error: {type(exc).__name__}: {printable(str(exc))}"
+                action, "failed", error=f"internal error: {type(exc).__name__}: {server_line(str(exc))}"
             )
 
     def _finish(self, outcome: Outcome) -> None:

@@ -78,6 +78,24 @@ def json_format_option(registry: str, schema: str) -> Callable[[F], F]:
     )
 
 
+def targeting_options(command: F) -> F:
+    """--target and --replace, shared by plan and apply (the same words in both helps)."""
+    command = click.option(
+        "--replace",
+        "replace",
+        multiple=True,
+        metavar="ID",
+        help="Delete this case on the platform and create it again (-/+; repeatable).",
+    )(command)
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="ID_OR_GLOB",
+        help="Only this case (an id or a glob; repeatable). One that matches nothing is an error.",
+    )(command)
+
+
 @dataclass
 class Invocation:
     """One run of the command line: where output goes, and (once known) the project's private
@@ -222,20 +240,7 @@ def init(ctx: click.Context, directory: Path | None, agent: str | None, ci: str 
 @click.option("--no-refresh", is_flag=True, help="Plan from the lockfile alone: no network.")
 @click.option("--prune", is_flag=True, help="Plan deletes of cases removed from the suites.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
-@click.option(
-    "--target",
-    "targets",
-    multiple=True,
-    metavar="ID_OR_GLOB",
-    help="Only this case (an id or a glob; repeatable). One that matches nothing is an error.",
-)
-@click.option(
-    "--replace",
-    "replace",
-    multiple=True,
-    metavar="ID",
-    help="Delete this case on the platform and create it again (-/+; repeatable).",
-)
+@targeting_options
 @project_options
 @click.pass_context
 def plan(
@@ -302,20 +307,7 @@ def plan(
     show_default=True,
     help="Seconds list results may lag behind creates (for confirming unknown outcomes).",
 )
-@click.option(
-    "--target",
-    "targets",
-    multiple=True,
-    metavar="ID_OR_GLOB",
-    help="Only this case (an id or a glob; repeatable). One that matches nothing is an error.",
-)
-@click.option(
-    "--replace",
-    "replace",
-    multiple=True,
-    metavar="ID",
-    help="Delete this case on the platform and create it again (-/+; repeatable).",
-)
+@targeting_options
 @json_format_option(APPLY_FORMATS, "apply.schema.json")
 @project_options
 @click.pass_context

@@ -42,7 +42,7 @@ from suitesync.replies import (
     count,
     identifier,
     kind,
-    printable,
+    server_line,
 )
 
 if TYPE_CHECKING:
@@ -207,7 +207,7 @@ class Reply:
     def excerpt(self) -> str:
         """The start of the body as one printable line, with its size when it is cut."""
         shown = self.body[: EXCERPT_CHARS * 4]
-        line = printable(shown.decode("utf-8", errors="replace"))
+        line = server_line(shown.decode("utf-8", errors="replace"))
         if len(shown) < len(self.body) and not line.endswith("…"):
             line += "…"
         if line.endswith("…"):
@@ -332,7 +332,7 @@ class SigmaMindClient:
             try:
                 identifier(run.get("jobId"), "jobId")
             except ShapeError as exc:
-                raise ReplyError("GET", path, f"a test run of batch {printable(batch_id)}: {exc}") from None
+                raise ReplyError("GET", path, f"a test run of batch {server_line(batch_id)}: {exc}") from None
         return runs
 
     # --- plumbing -------------------------------------------------------------------------------
@@ -537,7 +537,7 @@ def _transport_problem(error: httpx.TransportError, deadline: float, host: str) 
     """What went wrong on the wire, in words, with httpx's class name for whoever debugs."""
     name = type(error).__name__
     if isinstance(error, httpx.ConnectError):
-        return f"cannot connect to {host}: {_connect_cause(str(error))} ({printable(str(error)) or name})"
+        return f"cannot connect to {host}: {_connect_cause(str(error))} ({server_line(str(error)) or name})"
     if isinstance(error, httpx.TimeoutException):
         if str(error) == DEADLINE_PASSED:
             return f"no complete answer within the {deadline:g} s deadline of a request ({name})"
@@ -604,5 +604,5 @@ def _api_message(reply: Reply) -> str:
     except orjson.JSONDecodeError:
         body = None
     if isinstance(body, dict) and body.get("message"):
-        return printable(str(body["message"]))
-    return printable(reply.reason) or "error"
+        return server_line(str(body["message"]))
+    return server_line(reply.reason) or "error"

@@ -15,7 +15,7 @@ from suitesync.models import (
     normalize_agent_id,
     payload_hash,
 )
-from suitesync.replies import _list_of, _optional_count, _optional_text, _text, as_object, identifier
+from suitesync.replies import as_object, identifier, list_of, optional_count, optional_text, text
 
 
 def suite_payload(
@@ -42,9 +42,9 @@ def remote_case(document: object) -> RemoteCase:
     doc = as_object(document, "a test case")
     test_case_id = identifier(doc.get("testCaseId"), "testCaseId")
     agent = as_object(doc.get("agent") or {}, "agent")
-    agent_id = normalize_agent_id(_text(doc.get("agentId") or agent.get("agentId") or "", "agentId"))
-    payload: dict[str, Any] = {"agentId": agent_id, "label": _optional_text(doc.get("label"), "label")}
-    payload["mockData"] = [_mock_variable(item) for item in _list_of(doc.get("mockData") or [], "mockData")]
+    agent_id = normalize_agent_id(text(doc.get("agentId") or agent.get("agentId") or "", "agentId"))
+    payload: dict[str, Any] = {"agentId": agent_id, "label": optional_text(doc.get("label"), "label")}
+    payload["mockData"] = [_mock_variable(item) for item in list_of(doc.get("mockData") or [], "mockData")]
     for f in PLAIN_FIELDS:
         payload[f.name] = _checked(f, doc.get(f.name))
     ordered = {name: payload[name] for name in API_ORDER}
@@ -55,15 +55,15 @@ def _checked(field: PayloadField, value: object) -> Any:
     """A plain field's value as the docs shape it: required text (no default), optional text (a
     text default) or an optional count (a number default)."""
     if field.default is None:
-        return _text(value, field.name)
+        return text(value, field.name)
     if isinstance(field.default, str):
-        return _optional_text(value, field.name)
-    return _optional_count(value, field.name)
+        return optional_text(value, field.name)
+    return optional_count(value, field.name)
 
 
 def _mock_variable(item: object) -> dict[str, Any]:
     variable = as_object(item, "a mockData entry")
     return {
-        "variableName": _text(variable.get("variableName"), "mockData[].variableName"),
-        "value": _text(variable.get("value"), "mockData[].value"),
+        "variableName": text(variable.get("variableName"), "mockData[].variableName"),
+        "value": text(variable.get("value"), "mockData[].value"),
     }

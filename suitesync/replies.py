@@ -8,16 +8,16 @@ from typing import Any
 EXCERPT_CHARS = 200  # of a reply or an API message, in a message
 
 
-def printable(text: str, limit: int = EXCERPT_CHARS) -> str:
+def server_line(raw: str, limit: int = EXCERPT_CHARS) -> str:
     """Server text made safe for a one-line message: control and format characters (newlines,
     ANSI escapes, bidi overrides) become spaces, runs of spaces one, `::` (which starts a GitHub
     Actions workflow command) is broken up, and the text is cut at `limit` characters (`…`)."""
-    head = text[: limit * 4]  # bounds the work on a 1 MB message
+    head = raw[: limit * 4]  # bounds the work on a 1 MB message
     cleaned = "".join(char if char.isprintable() else " " for char in head)
     line = " ".join(cleaned.split())
     while "::" in line:  # ":::" leaves "::" after one pass
         line = line.replace("::", ": :")
-    if len(line) > limit or len(head) < len(text):
+    if len(line) > limit or len(head) < len(raw):
         return f"{line[:limit].rstrip()}…"
     return line
 
@@ -32,20 +32,20 @@ def as_object(value: object, what: str) -> dict[str, Any]:
     return value
 
 
-def _list_of(value: object, what: str) -> list[Any]:
+def list_of(value: object, what: str) -> list[Any]:
     if not isinstance(value, list):
         raise ShapeError(f"{what} is {kind(value)}, not a list")
     return value
 
 
-def _text(value: object, what: str) -> str:
+def text(value: object, what: str) -> str:
     if not isinstance(value, str):
         raise ShapeError(f"{what} is {kind(value)}, not a string")
     return value
 
 
-def _optional_text(value: object, what: str) -> str | None:
-    return None if value is None else _text(value, what)
+def optional_text(value: object, what: str) -> str | None:
+    return None if value is None else text(value, what)
 
 
 def identifier(value: object, what: str) -> str:
@@ -57,7 +57,7 @@ def identifier(value: object, what: str) -> str:
     return value
 
 
-def _optional_count(value: object, what: str) -> int | None:
+def optional_count(value: object, what: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -71,9 +71,9 @@ def kind(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, str):
-        return f'"{printable(value, 40)}" (a string)'
+        return f'"{server_line(value, 40)}" (a string)'
     if isinstance(value, int | float):
-        return f"{printable(str(value), 40)} (a number)"
+        return f"{server_line(str(value), 40)} (a number)"
     if isinstance(value, list):
         return "a list"
     return "an object"
@@ -83,9 +83,9 @@ def checked_batch(document: object) -> dict[str, Any]:
     """A batch run whose counts are non-negative integers or null, and `testCases` objects."""
     batch = as_object(document, "the reply")
     for name in ("successfulAttempts", "failedAttempts", "totalAttempts"):
-        _optional_count(batch.get(name), name)
-    for case in _list_of(batch.get("testCases") or [], "testCases"):
-        _optional_count(as_object(case, "a testCases item").get("attempt"), "testCases[].attempt")
+        optional_count(batch.get(name), name)
+    for case in list_of(batch.get("testCases") or [], "testCases"):
+        optional_count(as_object(case, "a testCases item").get("attempt"), "testCases[].attempt")
     return batch
 
 

@@ -13,7 +13,7 @@ import click
 
 from suitesync.errors import Problem
 from suitesync.plan import Action, FieldChange, Kind, Notice, NoticeKind, Plan
-from suitesync.text import capped, part_of, plural
+from suitesync.text import capped, capped_markdown, part_of, plural
 from suitesync.validate import ValidationResult
 
 if TYPE_CHECKING:
@@ -289,14 +289,7 @@ def write_plan_markdown(plan: Plan, out: TextIO, *, limit: int = MARKDOWN_LIMIT)
     blocks = [_action_markdown(action) for action in plan.actions]
     if plan.notices:
         blocks.append(_notices_markdown(plan.notices))
-    for index, block in enumerate(blocks):
-        if len(text) + len(block) > limit:
-            left = len(blocks) - index
-            text += f"\n_{plural(left, 'more section')} not shown (over {limit:,} characters): "
-            text += "run `suitesync plan` for the whole plan._\n"
-            break
-        text += block
-    out.write(text)
+    out.write(capped_markdown(text, blocks, limit, "more section", "run `suitesync plan` for the whole plan"))
 
 
 def _action_markdown(action: Action) -> str:

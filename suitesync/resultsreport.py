@@ -26,7 +26,7 @@ from suitesync.resultsview import (
     delta_text,
     summary_line,
 )
-from suitesync.text import plural, printable
+from suitesync.text import capped_markdown, plural, printable
 
 MARKDOWN_LIMIT = 60_000  # GitHub refuses comments (and job summaries warn) past 65,536 characters
 TEXT_REMARKS = 3  # remarks shown under a failing case in the text table
@@ -96,14 +96,8 @@ def write_results_markdown(view: ResultsView, out: TextIO, *, limit: int = MARKD
     conversation and remarks folded away; capped at `limit` characters with a note."""
     text = _markdown_head(view)
     blocks = [_markdown_failure(row) for row in view.rows if row.case.verdict == FAIL]
-    for index, block in enumerate(blocks):
-        if len(text) + len(block) > limit:
-            left = len(blocks) - index
-            text += f"\n_{plural(left, 'more failing case')} not shown (over {limit:,} characters): "
-            text += "see the HTML report (`suitesync report --format html`)._\n"
-            break
-        text += block
-    out.write(text)
+    where = "see the HTML report (`suitesync report --format html`)"
+    out.write(capped_markdown(text, blocks, limit, "more failing case", where))
 
 
 def _markdown_head(view: ResultsView) -> str:

@@ -20,7 +20,7 @@ from suitesync.client import SigmaMindClient
 from suitesync.errors import SuitesyncError
 from suitesync.lockfile import LockEntry, Lockfile
 from suitesync.models import TestCase, normalize_agent_id
-from suitesync.replies import printable
+from suitesync.replies import server_line
 from suitesync.text import plural
 
 FIRST_POLL_SECONDS = 0.5
@@ -238,8 +238,8 @@ def _verdict(run: dict[str, Any]) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
     raise SuitesyncError(
-        f"test run {printable(str(run.get('jobId')))}: isSuccessful is "
-        f"{printable(json.dumps(value), 40)}, not true, false or null"
+        f"test run {server_line(str(run.get('jobId')))}: isSuccessful is "
+        f"{server_line(json.dumps(value), 40)}, not true, false or null"
     )
 
 

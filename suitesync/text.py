@@ -38,3 +38,16 @@ def printable(text: str, limit: int = 200) -> str:
         char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text[:limit]
     )
     return f"{shown}… ({len(text):,} characters)" if len(text) > limit else shown
+
+
+def capped_markdown(head: str, blocks: Sequence[str], limit: int, noun: str, where: str) -> str:
+    """`head` and as many whole `blocks` as fit in `limit` characters, then a note counting the
+    rest (`noun`, singular) and saying `where` the whole text is: PR comments and job summaries
+    have a size limit."""
+    text = head
+    for index, block in enumerate(blocks):
+        if len(text) + len(block) > limit:
+            left = len(blocks) - index
+            return text + f"\n_{plural(left, noun)} not shown (over {limit:,} characters): {where}._\n"
+        text += block
+    return text

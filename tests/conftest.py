@@ -138,6 +138,16 @@ def write_project(root: Path, cases: int, per_file: int = 20, agent: str = AGENT
     return root
 
 
+def pin_project(root: Path) -> Path:
+    """A generated project of 2 cases whose first holds the secret `pin: ${env:CUSTOMER_PIN}`."""
+    project = write_project(root, 2)
+    suite = project / "suites" / "s000.yaml"
+    suite.write_text(
+        suite.read_text().replace('      n: "0"\n', '      n: "0"\n      pin: ${env:CUSTOMER_PIN}\n')
+    )
+    return project
+
+
 def remote_state(emulator: object) -> dict[str, str]:
     """testCaseId -> payload hash of every remote case of every agent, read straight from the store."""
     from suitesync.payloads import remote_case

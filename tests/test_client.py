@@ -227,6 +227,6 @@ def test_a_create_refused_every_time_gives_up_with_the_429(emulator: Emulator) -
     ],
 )
 def test_server_text_is_made_one_printable_capped_line(raw: str, shown: str) -> None:
-    from suitesync.replies import printable
+    from suitesync.replies import server_line
 
-    assert printable(raw) == shown
+    assert server_line(raw) == shown

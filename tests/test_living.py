@@ -11,7 +11,7 @@ from suitesync.emulator import Emulator
 from suitesync.lockfile import read_lockfile
 from suitesync.secret import Secret
 
-from conftest import AGENT, OTHER_AGENT, files_holding, run_cli, write_project
+from conftest import AGENT, OTHER_AGENT, files_holding, pin_project, run_cli, write_project
 
 WRITES = {"POST", "PUT", "DELETE"}
 
@@ -247,12 +247,7 @@ SECRET = "pin-4711-canary-secret"
 
 
 def secret_project(tmp_path: Path) -> Path:
-    project = write_project(tmp_path / "p", 2)
-    suite = project / "suites" / "s000.yaml"
-    suite.write_text(
-        suite.read_text().replace('      n: "0"\n', '      n: "0"\n      pin: ${env:CUSTOMER_PIN}\n')
-    )
-    return project
+    return pin_project(tmp_path / "p")
 
 
 @pytest.fixture

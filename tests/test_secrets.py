@@ -13,18 +13,9 @@ import pytest
 from suitesync.emulator import Emulator
 from suitesync.lockfile import read_lockfile
 
-from conftest import AGENT, CANARY_KEY, files_holding, run_cli, write_project
+from conftest import AGENT, CANARY_KEY, files_holding, pin_project, run_cli
 
 PIN = "4711"  # four digits: once recovered offline from the committed lockfile in 168 s
-
-
-def pin_project(root: Path) -> Path:
-    project = write_project(root, 2)
-    suite = project / "suites" / "s000.yaml"
-    suite.write_text(
-        suite.read_text().replace('      n: "0"\n', '      n: "0"\n      pin: ${env:CUSTOMER_PIN}\n')
-    )
-    return project
 
 
 @pytest.fixture
